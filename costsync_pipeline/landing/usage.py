@@ -1,0 +1,400 @@
+"""Land usage exports: inbox file -> raw zone -> validated, normalized ``usage_costs`` rows.
+
+One call processes a window of UTC days (one partition, or a range in a single-run backfill).
+For every file that touches the window it reads the raw-zone copy, routes each row to its day,
+collapses repeated request ids inside the file (the later record wins), validates the rows as
+received, normalizes, validates again, and upserts the survivors; failures go to
+``rejected_records``. Per file and day: rows read = landed + rejected + duplicates.
+
+Rows whose timestamp cannot be read belong to no day; they (and unparseable lines) are
+reported with the file's first day, its "home" day, so each is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from costsync_pipeline.landing import inbox
+from costsync_pipeline.schemas import checks as ck
+from costsync_pipeline.schemas.usage import NormalizedUsage
+from costsync_pipeline.sources.containers import ROW, UnreadableFile
+from costsync_pipeline.sources.usage import UsageFile, read_usage_file
+from costsync_pipeline.transforms.normalize import normalize_usage, utc_dates
+from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
+from costsync_pipeline.warehouse import tables as t
+from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
+
+KIND = "usage"
+RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
+NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
+
+
+@dataclass(frozen=True)
+class FileInspection:
+    """What the sensor needs to know about a file: its format and the days it touches."""
+
+    source: str
+    rows_read: int
+    dates: tuple[dt.date, ...]
+
+
+def _row_dates(usage_file: UsageFile) -> pd.Series:
+    ts = ck.to_utc(usage_file.table.frame[usage_file.format.timestamp_column])
+    return utc_dates(ts)
+
+
+def inspect_usage_file(data: bytes, name: str) -> FileInspection:
+    """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
+    usage_file = read_usage_file(data, name)
+    dates = _row_dates(usage_file).dropna().unique()
+    if len(dates) == 0:
+        col = usage_file.format.timestamp_column
+        raise UnreadableFile(f"{name}: no row has a readable timestamp in column {col!r}")
+    return FileInspection(usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)))
+
+
+@dataclass
+class FileDayStats:
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+
+
+@dataclass
+class FileOutcome:
+    checksum: str
+    name: str
+    source: str
+    days: dict[dt.date, FileDayStats] = field(default_factory=dict)
+    naive_timestamps: int = 0
+    currency_defaulted: int = 0
+
+    def total(self) -> FileDayStats:
+        out = FileDayStats()
+        for s in self.days.values():
+            out.rows_read += s.rows_read
+            out.rows_landed += s.rows_landed
+            out.rows_rejected += s.rows_rejected
+            out.rows_duplicate += s.rows_duplicate
+        return out
+
+
+@dataclass
+class WindowResult:
+    start: dt.date
+    end: dt.date  # exclusive
+    counts: UpsertCounts
+    files: list[FileOutcome]
+    set_aside: list[tuple[str, str]]
+    superseded: int
+    rejected_by_reason: dict[str, int]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.total().rows_read for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.total().rows_rejected for f in self.files)
+
+    @property
+    def rows_duplicate(self) -> int:
+        return sum(f.total().rows_duplicate for f in self.files)
+
+    @property
+    def rows_landed(self) -> int:
+        return sum(f.total().rows_landed for f in self.files)
+
+
+def register_new_files(
+    engine: sa.Engine,
+    inbox_url: str,
+    raw_zone_url: str,
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+) -> list[tuple[str, str]]:
+    """Land the inbox files not seen before whose rows touch [start, end).
+
+    Copies each into the raw zone and records it in ``landed_files``; sets aside the ones that
+    cannot be read. Returns (file name, message) for each file set aside.
+    """
+    files = inbox.list_inbox(inbox_url, KIND)
+    if not files:
+        return []
+    with engine.connect() as conn:
+        known = set(
+            conn.execute(
+                sa.select(t.landed_files.c.file_checksum).where(
+                    t.landed_files.c.file_checksum.in_({f.checksum for f in files})
+                )
+            ).scalars()
+        )
+    set_aside, rows = [], []
+    for f in files:
+        if f.checksum in known:
+            continue
+        known.add(f.checksum)  # the same content twice in one scan lands once
+        try:
+            info = inspect_usage_file(inbox.read_bytes(f.path), f.name)
+        except UnreadableFile as exc:
+            set_aside.append((f.name, str(exc)))
+            record_unreadable(engine, inbox_url, f, str(exc), now)
+            continue
+        if not any(start <= d < end for d in info.dates):
+            continue  # belongs to other partitions: their runs land it
+        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, KIND)
+        rows.append(
+            {
+                "file_checksum": f.checksum, "kind": KIND, "file_name": f.name,
+                "raw_path": raw_path, "format": info.source, "size_bytes": f.size,
+                "rows_read": info.rows_read, "first_date": info.dates[0],
+                "last_date": info.dates[-1], "status": "landed", "message": None,
+                "received_at": f.modified_at, "landed_at": now,
+            }
+        )
+    if rows:
+        _insert_ignore(engine, t.landed_files, rows)
+    return set_aside
+
+
+def record_unreadable(
+    engine: sa.Engine, inbox_url: str, f: inbox.InboxFile, message: str, now: dt.datetime
+) -> None:
+    """Set a file aside and say so in ``landed_files`` and ``rejected_records``."""
+    target = inbox.set_aside(inbox_url, KIND, f, message)
+    _insert_ignore(
+        engine,
+        t.landed_files,
+        [{
+            "file_checksum": f.checksum, "kind": KIND, "file_name": f.name, "raw_path": None,
+            "format": None, "size_bytes": f.size, "rows_read": None, "first_date": None,
+            "last_date": None, "status": "set_aside", "message": f"{message} (moved to {target})",
+            "received_at": f.modified_at, "landed_at": now,
+        }],
+    )
+    upsert_frame(
+        engine,
+        t.rejected_records,
+        pd.DataFrame([{
+            "file_checksum": f.checksum, "row_number": 0, "stage": "file", "column": "",
+            "check": "readable", "source_file": f.name, "partition_date": None,
+            "request_id": None, "value": None, "reason": message, "raw": None,
+            "rejected_at": now,
+        }]),
+        insert_only_columns=("rejected_at",), ignore_columns=(), parallel=1,
+    )
+
+
+def _insert_ignore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None:
+    upsert_frame(
+        engine, table, pd.DataFrame(rows), ignore_columns=(),
+        insert_only_columns=tuple(rows[0].keys()), parallel=1,
+    )
+
+
+def files_for_window(engine: sa.Engine, start: dt.date, end: dt.date) -> list[dict]:
+    """Landed files whose rows may fall in [start, end), oldest received first."""
+    lf = t.landed_files
+    query = (
+        sa.select(lf)
+        .where(lf.c.kind == KIND, lf.c.status == "landed")
+        .where(lf.c.first_date < end, lf.c.last_date >= start)
+        .order_by(lf.c.received_at, lf.c.file_checksum)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _process_file(
+    meta: dict, start: dt.date, end: dt.date
+) -> tuple[FileOutcome, pd.DataFrame, pd.DataFrame]:
+    """One landed file, the rows of [start, end): (outcome, good rows, rejections)."""
+    name, checksum = meta["file_name"], meta["file_checksum"]
+    usage_file = read_usage_file(inbox.read_bytes(meta["raw_path"]), name)
+    fmt, frame = usage_file.format, usage_file.table.frame
+    home = meta["first_date"]
+    home_in_window = start <= home < end
+    outcome = FileOutcome(checksum, name, usage_file.source)
+
+    days = _row_dates(usage_file)
+    day_values = days.astype(object)
+    undated = days.isna().to_numpy()
+    day_values = day_values.where(~undated, home)
+    in_window = ((day_values >= start) & (day_values < end)).to_numpy(dtype=bool)
+    keys = frame[fmt.key_column].astype("str").str.strip().where(~ck.blank_mask(frame[fmt.key_column]))
+    duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
+
+    row_day = pd.Series(day_values.to_numpy(), index=frame[ROW].to_numpy())
+    window = frame[in_window & ~duplicate]
+    for day, n in pd.Series(day_values[in_window]).value_counts().items():
+        outcome.days.setdefault(day, FileDayStats()).rows_read += int(n)
+    for day, n in pd.Series(day_values[in_window & duplicate]).value_counts().items():
+        outcome.days[day].rows_duplicate += int(n)
+
+    rejections = []
+    if home_in_window and usage_file.table.row_errors:
+        errs = usage_file.table.row_errors
+        outcome.days.setdefault(home, FileDayStats()).rows_read += len(errs)
+        rejections.append(pd.DataFrame({
+            "row_number": [e.row for e in errs], "stage": "read", "column": "",
+            "check": "parse", "value": None, "reason": [e.reason for e in errs],
+            "request_id": None, "raw": [e.raw for e in errs],
+        }))
+
+    good_raw, raw_rejects = validate_lazily(window, fmt.raw_schema, "raw", fmt.key_column)
+    records = fmt.to_records(good_raw.drop(columns=ROW))
+    records[ROW] = good_raw[ROW]
+    normalized, stats = normalize_usage(
+        records, source=usage_file.source, file_checksum=checksum,
+        received_at=_utc(meta["received_at"]),
+    )
+    normalized[ROW] = good_raw[ROW]
+    good, norm_rejects = validate_lazily(
+        normalized, NORMALIZED_SCHEMA, "normalized", "request_id",
+        {"reasoning_within_output": "reasoning_tokens"},
+    )
+    outcome.naive_timestamps = stats.naive_timestamps
+    outcome.currency_defaulted = stats.currency_defaulted
+    for part in (raw_rejects, norm_rejects):
+        if not part.empty:
+            raws = raw_json(frame, part["row_number"])
+            rejections.append(part.assign(raw=part["row_number"].map(raws)))
+
+    for day, n in row_day.loc[good[ROW].to_numpy()].value_counts().items():
+        outcome.days[day].rows_landed += int(n)
+    rejected = pd.concat(rejections, ignore_index=True) if rejections else _empty_rejections()
+    rejected_rows = rejected.drop_duplicates("row_number")
+    for day, n in rejected_rows["row_number"].map(row_day.get).fillna(home).value_counts().items():
+        outcome.days.setdefault(day, FileDayStats()).rows_rejected += int(n)
+    rejected["partition_date"] = rejected["row_number"].map(row_day.get).fillna(home)
+    rejected["file_checksum"] = checksum
+    rejected["source_file"] = name
+    for day, s in outcome.days.items():
+        if s.rows_read != s.rows_landed + s.rows_rejected + s.rows_duplicate:
+            raise AssertionError(f"{name} {day}: rows do not add up: {s}")
+    return outcome, good.drop(columns=ROW), rejected
+
+
+def _utc(value) -> pd.Timestamp:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _empty_rejections() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in
+         ("row_number", "stage", "column", "check", "value", "reason", "request_id", "raw")}
+    )
+
+
+def land_usage_window(
+    engine: sa.Engine,
+    inbox_url: str,
+    raw_zone_url: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> WindowResult:
+    """Land every usage row of the UTC days [start, end); safe to repeat and to run at once."""
+    now = now or dt.datetime.now(dt.UTC)
+    set_aside = register_new_files(engine, inbox_url, raw_zone_url, start, end, now)
+    outcomes, goods, rejects = [], [], []
+    for meta in files_for_window(engine, start, end):
+        outcome, good, rejected = _process_file(meta, start, end)
+        outcomes.append(outcome)
+        goods.append(good)
+        rejects.append(rejected)
+
+    batch = pd.concat(goods, ignore_index=True) if goods else pd.DataFrame()
+    superseded = 0
+    if not batch.empty:
+        # A request in several files: the row from the latest file wins (ties: checksum, row).
+        batch = batch.sort_values(list(RANK_COLUMNS), kind="stable")
+        newest = ~batch["request_id"].duplicated(keep="last")
+        superseded = int((~newest).sum())
+        batch = batch[newest]
+        stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
+        batch = batch.assign(ingested_at=stamp, updated_at=stamp)
+    counts = upsert_frame(engine, t.usage_costs, batch, rank_columns=RANK_COLUMNS)
+
+    rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
+    _store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
+    _store_file_days(engine, outcomes, run_id, now)
+    reasons = rejected.drop_duplicates(["file_checksum", "row_number"])["reason"] if not rejected.empty else pd.Series(dtype=str)
+    return WindowResult(
+        start, end, counts, outcomes, set_aside, superseded,
+        {str(k): int(v) for k, v in reasons.value_counts().items()},
+    )
+
+
+def _store_rejections(
+    engine: sa.Engine, rejected: pd.DataFrame, checksums: list[str], start, end, now
+) -> None:
+    rr = t.rejected_records
+    if not rejected.empty:
+        frame = rejected.assign(rejected_at=pd.Timestamp(now).tz_convert("UTC").as_unit("us"))
+        frame = frame[[c.name for c in rr.columns]].drop_duplicates(
+            ["file_checksum", "row_number", "stage", "column", "check"], keep="last"
+        )
+        upsert_frame(engine, rr, frame, insert_only_columns=("rejected_at",), parallel=1)
+    if not checksums:
+        return
+    # A row rejected by an earlier run but accepted now (a fixed rule) must not stay rejected.
+    keep = set(
+        zip(rejected.get("file_checksum", []), rejected.get("row_number", []),
+            rejected.get("stage", []), rejected.get("column", []), rejected.get("check", []),
+            strict=True)
+    )
+    with engine.begin() as conn:
+        stored = conn.execute(
+            sa.select(rr.c.file_checksum, rr.c.row_number, rr.c.stage, rr.c.column, rr.c.check)
+            .where(rr.c.file_checksum.in_(checksums))
+            .where(rr.c.partition_date >= start, rr.c.partition_date < end)
+        ).all()
+        stale = [tuple(r) for r in stored if tuple(r) not in keep]
+        for key in stale:
+            conn.execute(
+                sa.delete(rr).where(
+                    rr.c.file_checksum == key[0], rr.c.row_number == key[1],
+                    rr.c.stage == key[2], rr.c.column == key[3], rr.c.check == key[4],
+                )
+            )
+
+
+def _store_file_days(engine, outcomes: list[FileOutcome], run_id, now) -> None:
+    rows = [
+        {"file_checksum": o.checksum, "usage_date": day, "rows_read": s.rows_read,
+         "rows_landed": s.rows_landed, "rows_rejected": s.rows_rejected,
+         "rows_duplicate": s.rows_duplicate, "run_id": run_id, "updated_at": now}
+        for o in outcomes for day, s in o.days.items()
+    ]
+    if rows:
+        upsert_frame(engine, t.landed_file_days, pd.DataFrame(rows), ignore_columns=("run_id", "updated_at"), parallel=1)
+
+
+def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
+    uc = t.usage_costs
+    with engine.connect() as conn:
+        rows, cost = conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(uc.c.cost_usd))
+            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
+        ).one()
+        preview = conn.execute(
+            sa.select(uc.c.request_id, uc.c.occurred_at, uc.c.provider, uc.c.model,
+                      uc.c.input_tokens, uc.c.output_tokens, uc.c.cost_usd)
+            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
+            .order_by(uc.c.occurred_at, uc.c.request_id).limit(5)
+        ).all()
+    return {"rows": int(rows), "cost_usd": cost, "preview": [dict(r._mapping) for r in preview]}
+
+
+__all__ = ["FileInspection", "WindowResult", "inspect_usage_file", "land_usage_window"]

@@ -1,0 +1,1 @@
+"""pandera schemas: the data contract of each stage."""

@@ -1,0 +1,1 @@
+"""Pure pandas transforms (normalize, dedupe, reject). No Dagster imports."""

@@ -1,0 +1,1 @@
+"""The warehouse: engine, migrations and the fast bulk upsert."""

@@ -1,0 +1,97 @@
+"""The warehouse tables as SQLAlchemy Core objects, for queries and the bulk upsert.
+
+The schema itself is created and evolved by the Alembic migrations in ``sql/migrations``;
+a migration is a frozen snapshot, this module is the current shape. A test checks that the
+two agree.
+"""
+
+import sqlalchemy as sa
+
+# Money: exact decimals with room for large bills and sub-micro-dollar per-token prices.
+Money = sa.Numeric(24, 12)
+UtcTimestamp = sa.DateTime(timezone=True)
+
+metadata = sa.MetaData()
+
+usage_costs = sa.Table(
+    "usage_costs",
+    metadata,
+    sa.Column("request_id", sa.String, primary_key=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("occurred_at", UtcTimestamp, nullable=False),
+    sa.Column("usage_date", sa.Date, nullable=False, index=True),
+    sa.Column("organization_id", sa.String),
+    sa.Column("team_id", sa.String),
+    sa.Column("user_id", sa.String),
+    sa.Column("workflow_id", sa.String),
+    sa.Column("provider", sa.String, nullable=False),
+    sa.Column("model", sa.String, nullable=False),
+    sa.Column("original_model", sa.String),
+    sa.Column("downgraded", sa.Boolean),
+    sa.Column("budget_status", sa.String),
+    sa.Column("service_tier", sa.String, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cache_read_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cache_write_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
+    sa.Column("reported_cost", Money),
+    sa.Column("reported_currency", sa.String(3)),
+    sa.Column("reported_cost_usd", Money),
+    sa.Column("computed_cost_usd", Money),
+    sa.Column("price_version", sa.String),
+    sa.Column("cost_usd", Money),
+    sa.Column("source_file", sa.String(64), nullable=False),
+    sa.Column("source_row", sa.BigInteger, nullable=False),
+    sa.Column("source_received_at", UtcTimestamp, nullable=False),
+    sa.Column("ingested_at", UtcTimestamp, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+)
+
+rejected_records = sa.Table(
+    "rejected_records",
+    metadata,
+    sa.Column("file_checksum", sa.String(64), primary_key=True),
+    sa.Column("row_number", sa.BigInteger, primary_key=True),
+    sa.Column("stage", sa.String, primary_key=True),
+    sa.Column("column", sa.String, primary_key=True),
+    sa.Column("check", sa.String, primary_key=True),
+    sa.Column("source_file", sa.String, nullable=False),
+    sa.Column("partition_date", sa.Date, index=True),
+    sa.Column("request_id", sa.String),
+    sa.Column("value", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("rejected_at", UtcTimestamp, nullable=False),
+)
+
+landed_files = sa.Table(
+    "landed_files",
+    metadata,
+    sa.Column("file_checksum", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("raw_path", sa.String),
+    sa.Column("format", sa.String),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("rows_read", sa.BigInteger),
+    sa.Column("first_date", sa.Date),
+    sa.Column("last_date", sa.Date),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("received_at", UtcTimestamp, nullable=False),
+    sa.Column("landed_at", UtcTimestamp, nullable=False),
+)
+
+landed_file_days = sa.Table(
+    "landed_file_days",
+    metadata,
+    sa.Column("file_checksum", sa.String(64), primary_key=True),
+    sa.Column("usage_date", sa.Date, primary_key=True),
+    sa.Column("rows_read", sa.BigInteger, nullable=False),
+    sa.Column("rows_landed", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("rows_duplicate", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+)

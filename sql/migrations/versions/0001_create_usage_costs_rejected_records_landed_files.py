@@ -1,0 +1,105 @@
+"""create usage_costs, rejected_records, landed_files and landed_file_days
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-22
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+Money = sa.Numeric(24, 12)
+Ts = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "usage_costs",
+        sa.Column("request_id", sa.String, primary_key=True),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("occurred_at", Ts, nullable=False),
+        sa.Column("usage_date", sa.Date, nullable=False),
+        sa.Column("organization_id", sa.String),
+        sa.Column("team_id", sa.String),
+        sa.Column("user_id", sa.String),
+        sa.Column("workflow_id", sa.String),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("original_model", sa.String),
+        sa.Column("downgraded", sa.Boolean),
+        sa.Column("budget_status", sa.String),
+        sa.Column("service_tier", sa.String, nullable=False),
+        sa.Column("input_tokens", sa.BigInteger, nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger, nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger, nullable=False),
+        sa.Column("output_tokens", sa.BigInteger, nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
+        sa.Column("reported_cost", Money),
+        sa.Column("reported_currency", sa.String(3)),
+        sa.Column("reported_cost_usd", Money),
+        sa.Column("computed_cost_usd", Money),
+        sa.Column("price_version", sa.String),
+        sa.Column("cost_usd", Money),
+        sa.Column("source_file", sa.String(64), nullable=False),
+        sa.Column("source_row", sa.BigInteger, nullable=False),
+        sa.Column("source_received_at", Ts, nullable=False),
+        sa.Column("ingested_at", Ts, nullable=False),
+        sa.Column("updated_at", Ts, nullable=False),
+    )
+    op.create_index("ix_usage_costs_usage_date", "usage_costs", ["usage_date"])
+    op.create_table(
+        "rejected_records",
+        sa.Column("file_checksum", sa.String(64), primary_key=True),
+        sa.Column("row_number", sa.BigInteger, primary_key=True),
+        sa.Column("stage", sa.String, primary_key=True),
+        sa.Column("column", sa.String, primary_key=True),
+        sa.Column("check", sa.String, primary_key=True),
+        sa.Column("source_file", sa.String, nullable=False),
+        sa.Column("partition_date", sa.Date),
+        sa.Column("request_id", sa.String),
+        sa.Column("value", sa.Text),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("raw", sa.Text),
+        sa.Column("rejected_at", Ts, nullable=False),
+    )
+    op.create_index("ix_rejected_records_partition_date", "rejected_records", ["partition_date"])
+    op.create_table(
+        "landed_files",
+        sa.Column("file_checksum", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("file_name", sa.String, nullable=False),
+        sa.Column("raw_path", sa.String),
+        sa.Column("format", sa.String),
+        sa.Column("size_bytes", sa.BigInteger, nullable=False),
+        sa.Column("rows_read", sa.BigInteger),
+        sa.Column("first_date", sa.Date),
+        sa.Column("last_date", sa.Date),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("message", sa.Text),
+        sa.Column("received_at", Ts, nullable=False),
+        sa.Column("landed_at", Ts, nullable=False),
+    )
+    op.create_table(
+        "landed_file_days",
+        sa.Column("file_checksum", sa.String(64), primary_key=True),
+        sa.Column("usage_date", sa.Date, primary_key=True),
+        sa.Column("rows_read", sa.BigInteger, nullable=False),
+        sa.Column("rows_landed", sa.BigInteger, nullable=False),
+        sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+        sa.Column("rows_duplicate", sa.BigInteger, nullable=False),
+        sa.Column("run_id", sa.String),
+        sa.Column("updated_at", Ts, nullable=False),
+    )
+    op.create_index("ix_landed_file_days_usage_date", "landed_file_days", ["usage_date"])
+
+
+def downgrade() -> None:
+    op.drop_table("landed_file_days")
+    op.drop_table("landed_files")
+    op.drop_table("rejected_records")
+    op.drop_table("usage_costs")
