@@ -120,3 +120,15 @@ def set_aside(inbox_url: str, kind: str, file: InboxFile, message: str) -> str:
     if fs.exists(file.path):
         fs.mv(file.path, target)
     return target
+
+
+def stat_file(path_or_url: str) -> InboxFile | None:
+    """An inbox file by path, or None when it is gone (set aside by another run)."""
+    fs, path = filesystem(path_or_url)
+    if not fs.exists(path):
+        return None
+    info = fs.info(path)
+    return InboxFile(
+        info["name"], posixpath.basename(info["name"]), int(info.get("size") or 0),
+        _modified(info), sha256_file(fs, path),
+    )

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.partitions import PARTITIONS_START
 from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.schemas.usage import NormalizedUsage
 from costsync_pipeline.sources.containers import ROW, UnreadableFile
@@ -47,13 +48,22 @@ def _row_dates(usage_file: UsageFile) -> pd.Series:
     return utc_dates(ts)
 
 
-def inspect_usage_file(data: bytes, name: str) -> FileInspection:
+def partition_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day a row may belong to (today's partition exists, tomorrow's not)."""
+    return dt.date.fromisoformat(PARTITIONS_START), today
+
+
+def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection:
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
     usage_file = read_usage_file(data, name)
-    dates = _row_dates(usage_file).dropna().unique()
-    if len(dates) == 0:
+    first, last = partition_range(today)
+    dates = [d for d in _row_dates(usage_file).dropna().unique() if first <= d <= last]
+    if not dates:
         col = usage_file.format.timestamp_column
-        raise UnreadableFile(f"{name}: no row has a readable timestamp in column {col!r}")
+        raise UnreadableFile(
+            f"{name}: no row has a readable timestamp between {first} and {last} "
+            f"in column {col!r}"
+        )
     return FileInspection(usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)))
 
 
@@ -90,7 +100,6 @@ class WindowResult:
     end: dt.date  # exclusive
     counts: UpsertCounts
     files: list[FileOutcome]
-    set_aside: list[tuple[str, str]]
     superseded: int
     rejected_by_reason: dict[str, int]
 
@@ -141,7 +150,7 @@ def register_new_files(
             continue
         known.add(f.checksum)  # the same content twice in one scan lands once
         try:
-            info = inspect_usage_file(inbox.read_bytes(f.path), f.name)
+            info = inspect_usage_file(inbox.read_bytes(f.path), f.name, now.date())
         except UnreadableFile as exc:
             set_aside.append((f.name, str(exc)))
             record_unreadable(engine, inbox_url, f, str(exc), now)
@@ -212,7 +221,7 @@ def files_for_window(engine: sa.Engine, start: dt.date, end: dt.date) -> list[di
 
 
 def _process_file(
-    meta: dict, start: dt.date, end: dt.date
+    meta: dict, start: dt.date, end: dt.date, today: dt.date
 ) -> tuple[FileOutcome, pd.DataFrame, pd.DataFrame]:
     """One landed file, the rows of [start, end): (outcome, good rows, rejections)."""
     name, checksum = meta["file_name"], meta["file_checksum"]
@@ -224,14 +233,16 @@ def _process_file(
 
     days = _row_dates(usage_file)
     day_values = days.astype(object)
+    first, last = partition_range(today)
     undated = days.isna().to_numpy()
-    day_values = day_values.where(~undated, home)
+    out_of_range = (~undated) & ((day_values < first) | (day_values > last)).to_numpy(dtype=bool)
+    day_values = day_values.where(~(undated | out_of_range), home)
     in_window = ((day_values >= start) & (day_values < end)).to_numpy(dtype=bool)
     keys = frame[fmt.key_column].astype("str").str.strip().where(~ck.blank_mask(frame[fmt.key_column]))
     duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
 
     row_day = pd.Series(day_values.to_numpy(), index=frame[ROW].to_numpy())
-    window = frame[in_window & ~duplicate]
+    window = frame[in_window & ~duplicate & ~out_of_range]
     for day, n in pd.Series(day_values[in_window]).value_counts().items():
         outcome.days.setdefault(day, FileDayStats()).rows_read += int(n)
     for day, n in pd.Series(day_values[in_window & duplicate]).value_counts().items():
@@ -245,6 +256,18 @@ def _process_file(
             "row_number": [e.row for e in errs], "stage": "read", "column": "",
             "check": "parse", "value": None, "reason": [e.reason for e in errs],
             "request_id": None, "raw": [e.raw for e in errs],
+        }))
+
+    late_or_early = frame[in_window & ~duplicate & out_of_range]
+    if not late_or_early.empty:
+        ts_col = fmt.timestamp_column
+        rejections.append(pd.DataFrame({
+            "row_number": late_or_early[ROW].to_numpy(), "stage": "raw", "column": ts_col,
+            "check": "within_partitions",
+            "value": late_or_early[ts_col].astype("str").to_numpy(),
+            "reason": f"{ts_col}: outside the partitions ({first} to {last}, UTC)",
+            "request_id": late_or_early[fmt.key_column].astype("str").to_numpy(),
+            "raw": late_or_early[ROW].map(raw_json(frame, late_or_early[ROW])).to_numpy(),
         }))
 
     good_raw, raw_rejects = validate_lazily(window, fmt.raw_schema, "raw", fmt.key_column)
@@ -296,20 +319,21 @@ def _empty_rejections() -> pd.DataFrame:
 
 def land_usage_window(
     engine: sa.Engine,
-    inbox_url: str,
-    raw_zone_url: str,
     start: dt.date,
     end: dt.date,
     *,
     run_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> WindowResult:
-    """Land every usage row of the UTC days [start, end); safe to repeat and to run at once."""
+    """Land every usage row of the UTC days [start, end) from the files registered for them.
+
+    Safe to repeat and to run twice at once. ``register_new_files`` runs first (the
+    ``raw_usage_files`` asset) so new inbox files are part of the window.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    set_aside = register_new_files(engine, inbox_url, raw_zone_url, start, end, now)
     outcomes, goods, rejects = [], [], []
     for meta in files_for_window(engine, start, end):
-        outcome, good, rejected = _process_file(meta, start, end)
+        outcome, good, rejected = _process_file(meta, start, end, now.date())
         outcomes.append(outcome)
         goods.append(good)
         rejects.append(rejected)
@@ -331,7 +355,7 @@ def land_usage_window(
     _store_file_days(engine, outcomes, run_id, now)
     reasons = rejected.drop_duplicates(["file_checksum", "row_number"])["reason"] if not rejected.empty else pd.Series(dtype=str)
     return WindowResult(
-        start, end, counts, outcomes, set_aside, superseded,
+        start, end, counts, outcomes, superseded,
         {str(k): int(v) for k, v in reasons.value_counts().items()},
     )
 

@@ -1,0 +1,122 @@
+"""``costsync``: run the pipeline in process, and manage the warehouse schema.
+
+    costsync run                   land everything pending in the inbox, print a summary
+    costsync db status             list migrations and which are applied
+    costsync db upgrade [REV]      apply migrations (default: all)
+    costsync db downgrade REV      roll back to REV ("base" removes every table)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from costsync_pipeline.warehouse import migrations
+from costsync_pipeline.warehouse.engine import make_engine
+
+
+# The summary below is the output; Dagster's step log stays in the run (and `make dev`).
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _settings():
+    from costsync_pipeline.defs.resources import current_settings
+
+    return current_settings()
+
+
+def _instance() -> dg.DagsterInstance:
+    # Runs show up in `make dev` when both use the same DAGSTER_HOME (default .dagster/).
+    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
+    Path(home).mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
+    return dg.DagsterInstance.get()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from costsync_pipeline.definitions import defs as load_defs
+    from costsync_pipeline.landing.planning import plan_usage_inbox, run_requests_for
+    from costsync_pipeline.summary import print_summary
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.ensure_schema(engine)
+    defs = load_defs()
+    instance = _instance()
+    plan = plan_usage_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC).date())
+    planned = run_requests_for(plan)
+    print(
+        f"costsync run: {len(plan.new_checksums)} new usage file(s), "
+        f"{len(plan.unreadable)} unreadable, {sum(1 for r in planned if r.partition)} "
+        "partition run(s)"
+    )
+    failed = []
+    for run in planned:
+        job_name = "usage_job" if run.partition else "usage_set_aside_job"
+        job = defs.resolve_job_def(job_name)
+        result = job.execute_in_process(
+            run_config={**run.run_config, **QUIET_LOGS},
+            partition_key=run.partition,
+            instance=instance,
+            tags={**run.tags, "costsync/run_key": run.run_key},
+            raise_on_error=False,
+        )
+        label = run.partition or "set aside unreadable files"
+        status = "ok" if result.success else "FAILED"
+        print(f"  {job_name} {label}: {status} (run {result.run_id[:8]})")
+        if not result.success:
+            failed.append(label)
+    print_summary(engine, sys.stdout)
+    if failed:
+        print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    engine = make_engine(_settings().database_url)
+    if args.action == "status":
+        current = migrations.current_revision(engine)
+        print(f"database: {engine.url.render_as_string(hide_password=True)}")
+        print(f"current: {current or 'none (empty database)'}; head: {migrations.head_revision()}")
+        for m in migrations.status(engine):
+            mark = "applied" if m.applied else "pending"
+            print(f"  {m.revision}  {mark:8}  {m.description}{'  <- current' if m.is_current else ''}")
+        return 0
+    if args.action == "upgrade":
+        migrations.upgrade(engine, args.revision or "head")
+    elif args.action == "downgrade":
+        if not args.revision:
+            print("costsync db downgrade needs a revision (e.g. -1 or base)", file=sys.stderr)
+            return 2
+        migrations.downgrade(engine, args.revision)
+    print(f"now at: {migrations.current_revision(engine) or 'base (no tables)'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="costsync", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="land everything pending in the inbox, in process")
+    run.set_defaults(func=cmd_run)
+    db = sub.add_parser("db", help="schema migrations")
+    db.add_argument("action", choices=["status", "upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?", help="target revision (upgrade: default head)")
+    db.set_defaults(func=cmd_db)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, sa.exc.OperationalError) as exc:
+        print(f"costsync: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Materialization metadata for usage_costs: the figures a data engineer looks at first."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from costsync_pipeline.landing.usage import WindowResult, window_totals
+
+
+def _md_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
+    totals = window_totals(engine, result.start, result.end)
+    files = [
+        [o.name, o.source, s.rows_read, s.rows_landed, s.rows_rejected, s.rows_duplicate]
+        for o in result.files for s in [o.total()]
+    ]
+    preview = totals["preview"]
+    return {
+        "dagster/row_count": totals["rows"],
+        "rows_read": result.rows_read,
+        "inserted": result.counts.inserted,
+        "updated": result.counts.updated,
+        "unchanged": result.counts.unchanged,
+        "rejected": result.rows_rejected,
+        "duplicates": result.rows_duplicate,
+        "superseded_by_later_file": result.superseded,
+        "naive_timestamps_taken_as_utc": sum(o.naive_timestamps for o in result.files),
+        "currency_defaulted_to_usd": sum(o.currency_defaulted for o in result.files),
+        "total_cost_usd": float(totals["cost_usd"] or 0),
+        "total_cost_usd_exact": str(totals["cost_usd"] or 0),
+        "files": dg.MetadataValue.md(
+            _md_table(["file", "format", "read", "landed", "rejected", "duplicates"], files)
+        ),
+        "rejected_by_reason": dg.MetadataValue.md(
+            _md_table(["reason", "rows"], [[k, v] for k, v in result.rejected_by_reason.items()])
+        ),
+        "preview": dg.MetadataValue.md(
+            _md_table(list(preview[0].keys()), [list(r.values()) for r in preview])
+            if preview else "no rows"
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Data-quality checks on stored rows, as plain functions (asset checks call them)."""

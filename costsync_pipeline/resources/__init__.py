@@ -1,0 +1,6 @@
+"""Dagster resources: configurable classes only (bindings live in defs/resources.py)."""
+
+from costsync_pipeline.resources.inbox import InboxResource
+from costsync_pipeline.resources.warehouse import WarehouseResource
+
+__all__ = ["InboxResource", "WarehouseResource"]

@@ -1,0 +1,57 @@
+"""The run summary: rows and total cost per table, rows rejected and why."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+import sqlalchemy as sa
+
+from costsync_pipeline.warehouse import tables as t
+
+
+def collect_summary(engine: sa.Engine) -> dict:
+    uc, rr, lf = t.usage_costs, t.rejected_records, t.landed_files
+    with engine.connect() as conn:
+        usage_rows, usage_cost = conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(uc.c.cost_usd))
+        ).one()
+        reported = conn.execute(
+            sa.select(uc.c.reported_currency, sa.func.count(), sa.func.sum(uc.c.reported_cost))
+            .where(uc.c.reported_cost.is_not(None))
+            .group_by(uc.c.reported_currency).order_by(uc.c.reported_currency)
+        ).all()
+        rejected_rows = conn.execute(
+            sa.select(sa.func.count()).select_from(
+                sa.select(rr.c.file_checksum, rr.c.row_number).distinct().subquery())
+        ).scalar_one()
+        reasons = conn.execute(
+            sa.select(rr.c.reason, sa.func.count()).group_by(rr.c.reason)
+            .order_by(sa.func.count().desc(), rr.c.reason)
+        ).all()
+        files = conn.execute(
+            sa.select(lf.c.status, sa.func.count()).group_by(lf.c.status).order_by(lf.c.status)
+        ).all()
+    return {
+        "usage_costs": {"rows": int(usage_rows), "cost_usd": usage_cost,
+                        "reported": [(c, int(n), s) for c, n, s in reported]},
+        "rejected_records": {"rows": int(rejected_rows),
+                             "reasons": [(r, int(n)) for r, n in reasons]},
+        "landed_files": {status: int(n) for status, n in files},
+    }
+
+
+def print_summary(engine: sa.Engine, out: TextIO) -> None:
+    s = collect_summary(engine)
+    u = s["usage_costs"]
+    print("\nwarehouse:", engine.url.render_as_string(hide_password=True), file=out)
+    print(f"  {'table':<18}{'rows':>8}  total cost", file=out)
+    print(f"  {'usage_costs':<18}{u['rows']:>8}  {u['cost_usd'] or 0} USD (cost_usd)", file=out)
+    for currency, n, total in u["reported"]:
+        print(f"  {'':<18}{n:>8}  {total} {currency} reported", file=out)
+    print(f"  {'rejected_records':<18}{s['rejected_records']['rows']:>8}", file=out)
+    files = ", ".join(f"{n} {status}" for status, n in s["landed_files"].items()) or "none"
+    print(f"  {'landed_files':<18}{sum(s['landed_files'].values()):>8}  ({files})", file=out)
+    if s["rejected_records"]["reasons"]:
+        print("rejected, by reason:", file=out)
+        for reason, n in s["rejected_records"]["reasons"]:
+            print(f"  {n:>6}  {reason}", file=out)
