@@ -11,23 +11,22 @@ from costsync_pipeline.sources.containers import ROW
 REJECT_COLUMNS = ("row_number", "stage", "column", "check", "value", "reason", "request_id")
 
 
-def _check_messages(schema: pa.DataFrameSchema) -> dict[tuple[str | None, str], str]:
-    messages: dict[tuple[str | None, str], str] = {}
-    for name, column in schema.columns.items():
-        for check in column.checks:
-            messages[(name, str(check.name))] = check.error or str(check.name)
-    for check in schema.checks:
-        messages[(None, str(check.name))] = check.error or str(check.name)
-    return messages
-
-
-def _describe(check: str, column: str | None, messages: dict) -> str:
-    if check == "not_nullable":
-        return f"{column}: value is missing"
-    text = messages.get((column, check)) or messages.get((None, check)) or check
-    if text == check and check.startswith(("greater_than", "less_than", "isin", "str_length")):
-        return f"{column}: {check.replace('_', ' ')}"
-    return f"{column}: {text}" if column else text
+def _resolve(schema: pa.DataFrameSchema, column, check, number) -> tuple[str, str]:
+    """(check name, human reason) for a failure case; pandera reports a check by its error
+    text when it has one, so look the check up by position instead."""
+    checks = None
+    if isinstance(column, str) and column in schema.columns:
+        checks = schema.columns[column].checks
+    elif column is None or (isinstance(column, float) and pd.isna(column)):
+        checks = schema.checks
+    if checks is not None and number is not None and not pd.isna(number):
+        found = checks[int(number)]
+        name = str(found.name)
+        text = found.error or name.replace("_", " ")
+    else:
+        name = str(check)
+        text = "value is missing" if name == "not_nullable" else name.replace("_", " ")
+    return name, text
 
 
 def validate_lazily(
@@ -47,13 +46,18 @@ def validate_lazily(
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     except SchemaErrors as err:
         cases = err.failure_cases
-    messages = _check_messages(schema)
     row_cases = cases[cases["index"].notna()]
     frame_cases = cases[cases["index"].isna()]
     if not frame_cases.empty:
         raise ValueError(f"{schema.name}: the frame itself does not match: {frame_cases.to_dict('records')}")
     idx = row_cases["index"].to_numpy()
-    checks = row_cases["check"].astype(str).to_numpy()
+    resolved = [
+        _resolve(schema, col, chk, num)
+        for col, chk, num in zip(
+            row_cases["column"], row_cases["check"], row_cases["check_number"], strict=True
+        )
+    ]
+    checks = [name for name, _ in resolved]
     columns = [
         c if isinstance(c, str) and c in frame.columns
         else (dataframe_check_columns or {}).get(chk, "")
@@ -68,7 +72,8 @@ def validate_lazily(
             "check": checks,
             "value": [None if pd.isna(v) else str(v)[:2000] for v in row_cases["failure_case"]],
             "reason": [
-                _describe(chk, col or None, messages) for chk, col in zip(checks, columns, strict=True)
+                f"{col}: {text}" if col else text
+                for (_, text), col in zip(resolved, columns, strict=True)
             ],
             "request_id": (
                 frame.loc[idx, key_column].astype("str").to_numpy() if key_column else None
