@@ -65,7 +65,7 @@ def detect_container(head: bytes) -> str:
             first = json.loads(first_line)
         except ValueError:
             return "json"  # a pretty-printed document spans lines
-        if isinstance(first, dict) and "records" in first and isinstance(first["records"], list):
+        if isinstance(first, dict) and "records" in first:
             return "json"
         return "jsonl"
     return "csv"

@@ -11,14 +11,14 @@ from costsync_pipeline.sources.containers import ROW
 REJECT_COLUMNS = ("row_number", "stage", "column", "check", "value", "reason", "request_id")
 
 
-def _resolve(schema: pa.DataFrameSchema, column, check, number) -> tuple[str, str]:
+def _resolve(schema: pa.DataFrameSchema, context, column, check, number) -> tuple[str, str]:
     """(check name, human reason) for a failure case; pandera reports a check by its error
     text when it has one, so look the check up by position instead."""
     checks = None
-    if isinstance(column, str) and column in schema.columns:
-        checks = schema.columns[column].checks
-    elif column is None or (isinstance(column, float) and pd.isna(column)):
+    if context == "DataFrameSchema":
         checks = schema.checks
+    elif isinstance(column, str) and column in schema.columns:
+        checks = schema.columns[column].checks
     if checks is not None and number is not None and not pd.isna(number):
         found = checks[int(number)]
         name = str(found.name)
@@ -51,17 +51,19 @@ def validate_lazily(
     if not frame_cases.empty:
         raise ValueError(f"{schema.name}: the frame itself does not match: {frame_cases.to_dict('records')}")
     idx = row_cases["index"].to_numpy()
+    contexts = row_cases["schema_context"].to_numpy()
     resolved = [
-        _resolve(schema, col, chk, num)
-        for col, chk, num in zip(
-            row_cases["column"], row_cases["check"], row_cases["check_number"], strict=True
+        _resolve(schema, ctx, col, chk, num)
+        for ctx, col, chk, num in zip(
+            contexts, row_cases["column"], row_cases["check"], row_cases["check_number"],
+            strict=True,
         )
     ]
     checks = [name for name, _ in resolved]
+    # A frame-wide check fails a row once per column: attribute it to the column it is about.
     columns = [
-        c if isinstance(c, str) and c in frame.columns
-        else (dataframe_check_columns or {}).get(chk, "")
-        for c, chk in zip(row_cases["column"], checks, strict=True)
+        (dataframe_check_columns or {}).get(chk, "") if ctx == "DataFrameSchema" else c
+        for ctx, c, chk in zip(contexts, row_cases["column"], checks, strict=True)
     ]
     rejected = pd.DataFrame(
         {
@@ -70,7 +72,11 @@ def validate_lazily(
             "stage": stage,
             "column": columns,
             "check": checks,
-            "value": [None if pd.isna(v) else str(v)[:2000] for v in row_cases["failure_case"]],
+            "value": [
+                _text(frame.at[i, c]) if ctx == "DataFrameSchema" and c else _text(v)
+                for ctx, i, c, v in zip(contexts, idx, columns, row_cases["failure_case"],
+                                        strict=True)
+            ],
             "reason": [
                 f"{col}: {text}" if col else text
                 for (_, text), col in zip(resolved, columns, strict=True)
@@ -83,6 +89,11 @@ def validate_lazily(
     rejected = rejected.drop_duplicates(subset=["index", "column", "check"])
     good = frame.drop(index=pd.Index(rejected["index"].unique()))
     return good, rejected.drop(columns="index").reset_index(drop=True)
+
+
+def _text(value) -> str | None:
+    return None if value is None or value is pd.NA or (
+        isinstance(value, float) and pd.isna(value)) else str(value)[:2000]
 
 
 def raw_json(frame: pd.DataFrame, rows: pd.Series) -> dict[int, str]:
