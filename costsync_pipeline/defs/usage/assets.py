@@ -84,7 +84,7 @@ def usage_costs(
     """
     engine = warehouse.get_engine()
     start, end = _window(context)
-    result = land_usage_window(engine, start, end, run_id=context.run_id)
+    result = land_usage_window(engine, start, end, run_id=context.run.run_id)
     metadata = window_metadata(engine, result)
     return dg.MaterializeResult(
         metadata=metadata, check_results=usage_costs_check_results(engine, result)

@@ -5,13 +5,11 @@ from pydantic import Field
 
 from costsync_pipeline.landing import inbox as inbox_files
 from costsync_pipeline.landing.usage import record_unreadable
-from costsync_pipeline.partitions import daily_partitions
 from costsync_pipeline.resources import InboxResource, WarehouseResource
 
 usage_job = dg.define_asset_job(
     "usage_job",
     selection=dg.AssetSelection.groups("usage"),
-    partitions_def=daily_partitions,
     description="Land, validate and normalize the usage exports of one UTC day (or a range).",
 )
 

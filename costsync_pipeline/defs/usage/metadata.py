@@ -1,5 +1,7 @@
 """Materialization metadata for usage_costs: the figures a data engineer looks at first."""
 
+import datetime as dt
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -19,7 +21,10 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
         for o in result.files for s in [o.total()]
     ]
     preview = totals["preview"]
+    last = result.end - dt.timedelta(days=1)
     return {
+        # In a single-run backfill every partition of the range carries the range's figures.
+        "window": f"{result.start} to {last}" if last != result.start else str(result.start),
         "dagster/row_count": totals["rows"],
         "rows_read": result.rows_read,
         "inserted": result.counts.inserted,

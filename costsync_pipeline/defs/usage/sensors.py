@@ -36,7 +36,8 @@ def usage_inbox_sensor(
     )
     requests = run_requests_for(plan)
     # Remember what was requested until its run has landed it.
-    pending = (requested | plan.new_checksums) - landed_checksums(engine, requested)
+    asked = requested | plan.new_checksums | {f.checksum for f, _ in plan.unreadable}
+    pending = asked - landed_checksums(engine, asked)
     cursor = json.dumps(
         {"stat": {k: list(v) for k, v in plan.stat_cache.items()}, "requested": sorted(pending)},
         sort_keys=True,
