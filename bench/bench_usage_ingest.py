@@ -197,37 +197,54 @@ def generate_usage(rows: int) -> pd.DataFrame:
 
 
 def data_files(out: Path, rows: int, formats: list[str]) -> dict[str, Path]:
-    """The input file of each format for N rows, generated unless already cached in ``out``."""
+    """The input file of each format for N rows, generated unless already cached in ``out``.
+
+    Generation runs in a subprocess: Linux carries a process's peak RSS over fork and exec
+    into its children, so a parent that had held the generated frames would inflate the
+    ``ru_maxrss`` of every measurement child.
+    """
     paths = {fmt: out / f"usage-{rows}.{fmt}" for fmt in formats}
     missing = [fmt for fmt, p in paths.items() if not p.exists()]
     if not missing:
         log(f"reusing cached files for {rows:,} rows in {out}")
         return paths
-    log(f"generating {rows:,} rows ({', '.join(missing)})")
+    cmd = [sys.executable, __file__, "--generate", "--rows", str(rows),
+           "--formats", ",".join(missing), "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return paths
+
+
+def write_data_files(out: Path, rows: int, formats: list[str]) -> None:
+    """Generate N records and write them in each format (atomically: temp file, rename)."""
+    log(f"generating {rows:,} rows ({', '.join(formats)})")
     frame = generate_usage(rows)
-    text = frame.assign(
-        timestamp=np.datetime_as_string(
-            frame["timestamp"].dt.tz_convert(None).to_numpy(), unit="ms"
-        )
-        + "Z"
-    )
+    naive_utc = frame["timestamp"].dt.tz_convert(None).to_numpy()
+    text = frame.assign(timestamp=np.datetime_as_string(naive_utc, unit="ms") + "Z")
     out.mkdir(parents=True, exist_ok=True)
-    for fmt in missing:
-        tmp = paths[fmt].with_suffix(f".{fmt}.tmp")
+    for fmt in formats:
+        path = out / f"usage-{rows}.{fmt}"
+        tmp = path.with_suffix(f".{fmt}.tmp")
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         elif fmt == "csv":
             text.to_csv(tmp, index=False, float_format="%.6f")
         else:
             text.to_json(tmp, orient="records", lines=True, double_precision=6)
-        os.replace(tmp, paths[fmt])
-        log(f"wrote {paths[fmt].name} ({paths[fmt].stat().st_size / 1e6:,.1f} MB)")
-    return paths
+        os.replace(tmp, path)
+        log(f"wrote {path.name} ({path.stat().st_size / 1e6:,.1f} MB)")
 
 
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vm_hwm_mb() -> float:
+    """The same peak as the kernel reports it for this process image, a cross-check."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _stage_inbox(run_dir: Path, source: Path) -> tuple[Path, Path]:
@@ -290,6 +307,7 @@ def run_child(fmt: str, source: Path, db_url: str, result_path: Path, profile: P
         "rss_after_imports_mb": rss_before,
         "rss_after_first_load_mb": rss_first,
         "peak_rss_mb": peak_rss_mb(),
+        "vm_hwm_mb": vm_hwm_mb(),
         "set_aside": set_aside,
         "first": _window_summary(first),
         "rerun": _window_summary(rerun),
@@ -503,11 +521,8 @@ def environment(conninfo: str) -> dict:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     """Generate (or reuse) the files, measure every format and the raw COPY, report."""
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise SystemExit(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
     out = args.out.resolve()
+    formats = args.formats
     files = data_files(out, args.rows, formats)
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     db = f"costsync_bench_{uuid.uuid4().hex[:12]}"
@@ -550,11 +565,22 @@ def run_benchmark(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in results) else 0
 
 
+def _formats(value: str) -> list[str]:
+    """``--formats``: known formats, comma-separated, in the order given."""
+    formats = list(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(FORMATS)}, got {value!r}")
+    return formats
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command line; ``--child`` and its companions are used by the script itself."""
+    """Command line; the hidden options are used by the script's own subprocesses."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="records to generate")
-    parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated formats")
+    parser.add_argument(
+        "--formats", type=_formats, default=list(FORMATS), help="comma-separated formats"
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="work folder")
     parser.add_argument(
         "--profile",
@@ -562,6 +588,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run each first load under cProfile (<out>/profile-<format>-usage-<N>.prof)",
     )
     parser.add_argument("--child", choices=FORMATS, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
@@ -569,8 +596,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: the benchmark, or one format's measurement when ``--child`` is given."""
+    """Entry point: the benchmark, or one of its subprocesses (``--generate``, ``--child``)."""
     args = parse_args(argv)
+    if args.generate:
+        write_data_files(args.out, args.rows, args.formats)
+        return 0
     if args.child:
         result_path = args.out / f"child-{args.child}.json"
         run_child(args.child, args.source, args.db_url, result_path, args.profile_to)

@@ -6,6 +6,8 @@ manual step; ``costsync db status|upgrade|downgrade`` exposes the same runner to
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -20,6 +22,8 @@ from costsync_pipeline.warehouse.engine import is_postgres
 VERSION_TABLE = "costsync_schema_version"
 # Arbitrary constant: serialises concurrent migrators on one PostgreSQL database.
 _PG_LOCK_ID = 0xC05751
+# Alembic's command API keeps its context in module globals: one migrator per process.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def _run(engine: sa.Engine, fn) -> None:
-    with engine.begin() as conn:
+    with _ALEMBIC_LOCK, engine.begin() as conn:
         if is_postgres(engine):
             # Two runs starting at once on a fresh database must not both create the tables.
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})")
@@ -69,12 +73,16 @@ def ensure_schema(engine: sa.Engine) -> None:
     """Apply pending migrations; a no-op (one query) when the schema is current."""
     if current_revision(engine) == head_revision():
         return
-    try:
-        upgrade(engine)
-    except sa.exc.OperationalError:
-        # SQLite has no advisory lock: a concurrent run may have migrated first.
-        if current_revision(engine) != head_revision():
-            raise
+    for attempt in range(5):
+        try:
+            upgrade(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.IntegrityError):
+            # SQLite has no advisory lock: another process may be migrating right now.
+            time.sleep(0.2 * (attempt + 1))
+            if current_revision(engine) == head_revision():
+                return
+    upgrade(engine)
 
 
 def status(engine: sa.Engine) -> list[MigrationStatus]:

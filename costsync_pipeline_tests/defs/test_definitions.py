@@ -1,0 +1,93 @@
+"""The asset graph does not change by accident, and loads the ways operators load it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from costsync_pipeline.definitions import defs as load_defs
+from costsync_pipeline.paths import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+
+EXPECTED = {
+    "assets": ["raw_usage_files", "usage_costs"],
+    "checks": [
+        "raw_usage_files:no_unreadable_files",
+        "usage_costs:rejection_rate_within_limit",
+        "usage_costs:rows_accounted_for",
+        "usage_costs:stored_rows_valid",
+    ],
+    "blocking_checks": [
+        "usage_costs:rows_accounted_for",
+        "usage_costs:stored_rows_valid",
+    ],
+    "jobs": ["__ASSET_JOB", "usage_job", "usage_set_aside_job"],
+    "schedules": ["usage_daily_schedule"],
+    "sensors": ["usage_inbox_sensor"],
+}
+
+
+def snapshot() -> dict:
+    repo = load_defs().get_repository_def()
+    graph = repo.asset_graph
+    checks = [graph.get(k) for k in graph.asset_check_keys]
+    return {
+        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+        "checks": sorted(f"{c.key.asset_key.to_user_string()}:{c.key.name}" for c in checks),
+        "blocking_checks": sorted(
+            f"{c.key.asset_key.to_user_string()}:{c.key.name}" for c in checks if c.blocking),
+        "jobs": sorted(j.name for j in repo.get_all_jobs()),
+        "schedules": sorted(s.name for s in repo.schedule_defs),
+        "sensors": sorted(s.name for s in repo.sensor_defs),
+    }
+
+
+def test_graph_snapshot():
+    assert snapshot() == EXPECTED
+
+
+def test_assets_share_the_daily_utc_partitions():
+    graph = load_defs().get_repository_def().asset_graph
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+        assert node.partitions_def.timezone == "UTC"
+        assert node.group_name == "usage"
+        assert node.description
+
+
+def _clean_env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTSYNC_", "DAGSTER_"))}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    return env
+
+
+def test_loads_through_workspace_yaml(tmp_path):
+    out = subprocess.run(
+        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=_clean_env(tmp_path), capture_output=True, text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_loads_through_dg(tmp_path):
+    out = subprocess.run(
+        [BIN / "dg", "check", "defs"], cwd=PROJECT_ROOT, env=_clean_env(tmp_path),
+        capture_output=True, text=True, timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "All definitions loaded successfully" in out.stdout + out.stderr
+
+
+def test_malformed_database_url_fails_at_load_naming_the_variable(tmp_path):
+    env = _clean_env(tmp_path) | {"COSTSYNC_DATABASE_URL": "mysql://nope"}
+    out = subprocess.run(
+        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert out.returncode != 0
+    assert "COSTSYNC_DATABASE_URL" in out.stdout + out.stderr
