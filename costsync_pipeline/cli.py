@@ -1,9 +1,9 @@
 """``costsync``: run the pipeline in process, and manage the warehouse schema.
 
-    costsync run                   land everything pending in the inbox, print a summary
-    costsync db status             list migrations and which are applied
-    costsync db upgrade [REV]      apply migrations (default: all)
-    costsync db downgrade REV      roll back to REV ("base" removes every table)
+costsync run                   land everything pending in the inbox, print a summary
+costsync db status             list migrations and which are applied
+costsync db upgrade [REV]      apply migrations (default: all)
+costsync db downgrade REV      roll back to REV ("base" removes every table)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import sqlalchemy as sa
 
 from costsync_pipeline.warehouse import migrations
 from costsync_pipeline.warehouse.engine import make_engine
-
 
 # The summary below is the output; Dagster's step log stays in the run (and `make dev`).
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -87,7 +86,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"current: {current or 'none (empty database)'}; head: {migrations.head_revision()}")
         for m in migrations.status(engine):
             mark = "applied" if m.applied else "pending"
-            print(f"  {m.revision}  {mark:8}  {m.description}{'  <- current' if m.is_current else ''}")
+            print(
+                f"  {m.revision}  {mark:8}  {m.description}{'  <- current' if m.is_current else ''}"
+            )
         return 0
     if args.action == "upgrade":
         migrations.upgrade(engine, args.revision or "head")
@@ -101,8 +102,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="costsync", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="costsync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="land everything pending in the inbox, in process")
     run.set_defaults(func=cmd_run)

@@ -18,24 +18,32 @@ def collect_summary(engine: sa.Engine) -> dict:
         reported = conn.execute(
             sa.select(uc.c.reported_currency, sa.func.count(), sa.func.sum(uc.c.reported_cost))
             .where(uc.c.reported_cost.is_not(None))
-            .group_by(uc.c.reported_currency).order_by(uc.c.reported_currency)
+            .group_by(uc.c.reported_currency)
+            .order_by(uc.c.reported_currency)
         ).all()
         rejected_rows = conn.execute(
             sa.select(sa.func.count()).select_from(
-                sa.select(rr.c.file_checksum, rr.c.row_number).distinct().subquery())
+                sa.select(rr.c.file_checksum, rr.c.row_number).distinct().subquery()
+            )
         ).scalar_one()
         reasons = conn.execute(
-            sa.select(rr.c.reason, sa.func.count()).group_by(rr.c.reason)
+            sa.select(rr.c.reason, sa.func.count())
+            .group_by(rr.c.reason)
             .order_by(sa.func.count().desc(), rr.c.reason)
         ).all()
         files = conn.execute(
             sa.select(lf.c.status, sa.func.count()).group_by(lf.c.status).order_by(lf.c.status)
         ).all()
     return {
-        "usage_costs": {"rows": int(usage_rows), "cost_usd": usage_cost,
-                        "reported": [(c, int(n), s) for c, n, s in reported]},
-        "rejected_records": {"rows": int(rejected_rows),
-                             "reasons": [(r, int(n)) for r, n in reasons]},
+        "usage_costs": {
+            "rows": int(usage_rows),
+            "cost_usd": usage_cost,
+            "reported": [(c, int(n), s) for c, n, s in reported],
+        },
+        "rejected_records": {
+            "rows": int(rejected_rows),
+            "reasons": [(r, int(n)) for r, n in reasons],
+        },
         "landed_files": {status: int(n) for status, n in files},
     }
 

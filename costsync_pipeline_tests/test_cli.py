@@ -19,8 +19,9 @@ COSTSYNC = Path(sys.executable).parent / "costsync"
 def run(args, cwd, env_extra, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTSYNC_", "DAGSTER_"))}
     env.update(env_extra)
-    return subprocess.run([COSTSYNC, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [COSTSYNC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -89,8 +90,11 @@ def test_dagster_storage_on_postgres_with_the_shipped_dagster_yaml(workdir, pg_u
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "costsync_pipeline" / "deploy" / "dagster.yaml", home)
     dagster_pg = pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
-    out = run(["run"], workdir, {"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": dagster_pg,
-                                 "COSTSYNC_DATABASE_URL": pg_url})
+    out = run(
+        ["run"],
+        workdir,
+        {"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": dagster_pg, "COSTSYNC_DATABASE_URL": pg_url},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]

@@ -12,8 +12,13 @@ def test_defaults_are_local_and_absolute(tmp_path):
 
 
 def test_urls_are_kept(tmp_path):
-    s = load_settings({"COSTSYNC_INBOX": "memory://inbox",
-                       "COSTSYNC_DATABASE_URL": "postgresql+psycopg://u@h/db"}, cwd=tmp_path)
+    s = load_settings(
+        {
+            "COSTSYNC_INBOX": "memory://inbox",
+            "COSTSYNC_DATABASE_URL": "postgresql+psycopg://u@h/db",
+        },
+        cwd=tmp_path,
+    )
     assert s.inbox_url == "memory://inbox"
     assert s.database_url_from_env
 

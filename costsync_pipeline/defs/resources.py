@@ -13,7 +13,8 @@ def resources() -> dg.Definitions:
     settings = load_settings(os.environ)
     database_url = (
         # Keep a URL that may hold a password out of the UI's resource config.
-        dg.EnvVar("COSTSYNC_DATABASE_URL") if settings.database_url_from_env
+        dg.EnvVar("COSTSYNC_DATABASE_URL")
+        if settings.database_url_from_env
         else settings.database_url
     )
     return dg.Definitions(

@@ -129,6 +129,9 @@ def stat_file(path_or_url: str) -> InboxFile | None:
         return None
     info = fs.info(path)
     return InboxFile(
-        info["name"], posixpath.basename(info["name"]), int(info.get("size") or 0),
-        _modified(info), sha256_file(fs, path),
+        info["name"],
+        posixpath.basename(info["name"]),
+        int(info.get("size") or 0),
+        _modified(info),
+        sha256_file(fs, path),
     )

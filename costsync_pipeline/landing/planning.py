@@ -55,8 +55,9 @@ def plan_usage_inbox(
     ``skip`` holds checksums already requested but perhaps not landed yet.
     """
     files = inbox.list_inbox(inbox_url, KIND, stat_cache)
-    plan = UsagePlan(stat_cache={f.path: (f.size, f.modified_at.timestamp(), f.checksum)
-                                 for f in files})
+    plan = UsagePlan(
+        stat_cache={f.path: (f.size, f.modified_at.timestamp(), f.checksum) for f in files}
+    )
     seen = landed_checksums(engine, {f.checksum for f in files}) | set(skip)
     for f in files:
         if f.checksum in seen:
@@ -89,11 +90,20 @@ def run_requests_for(plan: UsagePlan) -> list[PlannedRun]:
         keys = sorted(f.checksum for f, _ in plan.unreadable)
         runs.append(
             PlannedRun(
-                run_key="usage-set-aside:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:24],
+                run_key="usage-set-aside:"
+                + hashlib.sha256("|".join(keys).encode()).hexdigest()[:24],
                 partition=None,
-                run_config={"ops": {"set_aside_usage_files": {"config": {"files": [
-                    {"path": f.path, "message": msg} for f, msg in plan.unreadable
-                ]}}}},
+                run_config={
+                    "ops": {
+                        "set_aside_usage_files": {
+                            "config": {
+                                "files": [
+                                    {"path": f.path, "message": msg} for f, msg in plan.unreadable
+                                ]
+                            }
+                        }
+                    }
+                },
                 tags={"costsync/files": ",".join(k[:12] for k in keys)[:200]},
             )
         )

@@ -61,8 +61,7 @@ def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection
     if not dates:
         col = usage_file.format.timestamp_column
         raise UnreadableFile(
-            f"{name}: no row has a readable timestamp between {first} and {last} "
-            f"in column {col!r}"
+            f"{name}: no row has a readable timestamp between {first} and {last} in column {col!r}"
         )
     return FileInspection(usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)))
 
@@ -160,11 +159,19 @@ def register_new_files(
         raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, KIND)
         rows.append(
             {
-                "file_checksum": f.checksum, "kind": KIND, "file_name": f.name,
-                "raw_path": raw_path, "format": info.source, "size_bytes": f.size,
-                "rows_read": info.rows_read, "first_date": info.dates[0],
-                "last_date": info.dates[-1], "status": "landed", "message": None,
-                "received_at": f.modified_at, "landed_at": now,
+                "file_checksum": f.checksum,
+                "kind": KIND,
+                "file_name": f.name,
+                "raw_path": raw_path,
+                "format": info.source,
+                "size_bytes": f.size,
+                "rows_read": info.rows_read,
+                "first_date": info.dates[0],
+                "last_date": info.dates[-1],
+                "status": "landed",
+                "message": None,
+                "received_at": f.modified_at,
+                "landed_at": now,
             }
         )
     if rows:
@@ -180,30 +187,59 @@ def record_unreadable(
     _insert_ignore(
         engine,
         t.landed_files,
-        [{
-            "file_checksum": f.checksum, "kind": KIND, "file_name": f.name, "raw_path": None,
-            "format": None, "size_bytes": f.size, "rows_read": None, "first_date": None,
-            "last_date": None, "status": "set_aside", "message": f"{message} (moved to {target})",
-            "received_at": f.modified_at, "landed_at": now,
-        }],
+        [
+            {
+                "file_checksum": f.checksum,
+                "kind": KIND,
+                "file_name": f.name,
+                "raw_path": None,
+                "format": None,
+                "size_bytes": f.size,
+                "rows_read": None,
+                "first_date": None,
+                "last_date": None,
+                "status": "set_aside",
+                "message": f"{message} (moved to {target})",
+                "received_at": f.modified_at,
+                "landed_at": now,
+            }
+        ],
     )
     upsert_frame(
         engine,
         t.rejected_records,
-        pd.DataFrame([{
-            "file_checksum": f.checksum, "row_number": 0, "stage": "file", "column": "",
-            "check": "readable", "source_file": f.name, "partition_date": None,
-            "request_id": None, "value": None, "reason": message, "raw": None,
-            "rejected_at": now,
-        }]),
-        insert_only_columns=("rejected_at",), ignore_columns=(), parallel=1,
+        pd.DataFrame(
+            [
+                {
+                    "file_checksum": f.checksum,
+                    "row_number": 0,
+                    "stage": "file",
+                    "column": "",
+                    "check": "readable",
+                    "source_file": f.name,
+                    "partition_date": None,
+                    "request_id": None,
+                    "value": None,
+                    "reason": message,
+                    "raw": None,
+                    "rejected_at": now,
+                }
+            ]
+        ),
+        insert_only_columns=("rejected_at",),
+        ignore_columns=(),
+        parallel=1,
     )
 
 
 def _insert_ignore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None:
     upsert_frame(
-        engine, table, pd.DataFrame(rows), ignore_columns=(),
-        insert_only_columns=tuple(rows[0].keys()), parallel=1,
+        engine,
+        table,
+        pd.DataFrame(rows),
+        ignore_columns=(),
+        insert_only_columns=tuple(rows[0].keys()),
+        parallel=1,
     )
 
 
@@ -238,7 +274,9 @@ def _process_file(
     out_of_range = (~undated) & ((day_values < first) | (day_values > last)).to_numpy(dtype=bool)
     day_values = day_values.where(~(undated | out_of_range), home)
     in_window = ((day_values >= start) & (day_values < end)).to_numpy(dtype=bool)
-    keys = frame[fmt.key_column].astype("str").str.strip().where(~ck.blank_mask(frame[fmt.key_column]))
+    keys = (
+        frame[fmt.key_column].astype("str").str.strip().where(~ck.blank_mask(frame[fmt.key_column]))
+    )
     duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
 
     row_day = pd.Series(day_values.to_numpy(), index=frame[ROW].to_numpy())
@@ -252,34 +290,54 @@ def _process_file(
     if home_in_window and usage_file.table.row_errors:
         errs = usage_file.table.row_errors
         outcome.days.setdefault(home, FileDayStats()).rows_read += len(errs)
-        rejections.append(pd.DataFrame({
-            "row_number": [e.row for e in errs], "stage": "read", "column": "",
-            "check": "parse", "value": None, "reason": [e.reason for e in errs],
-            "request_id": None, "raw": [e.raw for e in errs],
-        }))
+        rejections.append(
+            pd.DataFrame(
+                {
+                    "row_number": [e.row for e in errs],
+                    "stage": "read",
+                    "column": "",
+                    "check": "parse",
+                    "value": None,
+                    "reason": [e.reason for e in errs],
+                    "request_id": None,
+                    "raw": [e.raw for e in errs],
+                }
+            )
+        )
 
     late_or_early = frame[in_window & ~duplicate & out_of_range]
     if not late_or_early.empty:
         ts_col = fmt.timestamp_column
-        rejections.append(pd.DataFrame({
-            "row_number": late_or_early[ROW].to_numpy(), "stage": "raw", "column": ts_col,
-            "check": "within_partitions",
-            "value": late_or_early[ts_col].astype("str").to_numpy(),
-            "reason": f"{ts_col}: outside the partitions ({first} to {last}, UTC)",
-            "request_id": late_or_early[fmt.key_column].astype("str").to_numpy(),
-            "raw": late_or_early[ROW].map(raw_json(frame, late_or_early[ROW])).to_numpy(),
-        }))
+        rejections.append(
+            pd.DataFrame(
+                {
+                    "row_number": late_or_early[ROW].to_numpy(),
+                    "stage": "raw",
+                    "column": ts_col,
+                    "check": "within_partitions",
+                    "value": late_or_early[ts_col].astype("str").to_numpy(),
+                    "reason": f"{ts_col}: outside the partitions ({first} to {last}, UTC)",
+                    "request_id": late_or_early[fmt.key_column].astype("str").to_numpy(),
+                    "raw": late_or_early[ROW].map(raw_json(frame, late_or_early[ROW])).to_numpy(),
+                }
+            )
+        )
 
     good_raw, raw_rejects = validate_lazily(window, fmt.raw_schema, "raw", fmt.key_column)
     records = fmt.to_records(good_raw.drop(columns=ROW))
     records[ROW] = good_raw[ROW]
     normalized, stats = normalize_usage(
-        records, source=usage_file.source, file_checksum=checksum,
+        records,
+        source=usage_file.source,
+        file_checksum=checksum,
         received_at=_utc(meta["received_at"]),
     )
     normalized[ROW] = good_raw[ROW]
     good, norm_rejects = validate_lazily(
-        normalized, NORMALIZED_SCHEMA, "normalized", "request_id",
+        normalized,
+        NORMALIZED_SCHEMA,
+        "normalized",
+        "request_id",
         {"reasoning_within_output": "reasoning_tokens"},
     )
     outcome.naive_timestamps = stats.naive_timestamps
@@ -312,8 +370,19 @@ def _utc(value) -> pd.Timestamp:
 
 def _empty_rejections() -> pd.DataFrame:
     return pd.DataFrame(
-        {c: pd.Series(dtype=object) for c in
-         ("row_number", "stage", "column", "check", "value", "reason", "request_id", "raw")}
+        {
+            c: pd.Series(dtype=object)
+            for c in (
+                "row_number",
+                "stage",
+                "column",
+                "check",
+                "value",
+                "reason",
+                "request_id",
+                "raw",
+            )
+        }
     )
 
 
@@ -353,9 +422,17 @@ def land_usage_window(
     rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
     _store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     _store_file_days(engine, outcomes, run_id, now)
-    reasons = rejected.drop_duplicates(["file_checksum", "row_number"])["reason"] if not rejected.empty else pd.Series(dtype=str)
+    reasons = (
+        rejected.drop_duplicates(["file_checksum", "row_number"])["reason"]
+        if not rejected.empty
+        else pd.Series(dtype=str)
+    )
     return WindowResult(
-        start, end, counts, outcomes, superseded,
+        start,
+        end,
+        counts,
+        outcomes,
+        superseded,
         {str(k): int(v) for k, v in reasons.value_counts().items()},
     )
 
@@ -374,9 +451,14 @@ def _store_rejections(
         return
     # A row rejected by an earlier run but accepted now (a fixed rule) must not stay rejected.
     keep = set(
-        zip(rejected.get("file_checksum", []), rejected.get("row_number", []),
-            rejected.get("stage", []), rejected.get("column", []), rejected.get("check", []),
-            strict=True)
+        zip(
+            rejected.get("file_checksum", []),
+            rejected.get("row_number", []),
+            rejected.get("stage", []),
+            rejected.get("column", []),
+            rejected.get("check", []),
+            strict=True,
+        )
     )
     with engine.begin() as conn:
         stored = conn.execute(
@@ -388,35 +470,61 @@ def _store_rejections(
         for key in stale:
             conn.execute(
                 sa.delete(rr).where(
-                    rr.c.file_checksum == key[0], rr.c.row_number == key[1],
-                    rr.c.stage == key[2], rr.c.column == key[3], rr.c.check == key[4],
+                    rr.c.file_checksum == key[0],
+                    rr.c.row_number == key[1],
+                    rr.c.stage == key[2],
+                    rr.c.column == key[3],
+                    rr.c.check == key[4],
                 )
             )
 
 
 def _store_file_days(engine, outcomes: list[FileOutcome], run_id, now) -> None:
     rows = [
-        {"file_checksum": o.checksum, "usage_date": day, "rows_read": s.rows_read,
-         "rows_landed": s.rows_landed, "rows_rejected": s.rows_rejected,
-         "rows_duplicate": s.rows_duplicate, "run_id": run_id, "updated_at": now}
-        for o in outcomes for day, s in o.days.items()
+        {
+            "file_checksum": o.checksum,
+            "usage_date": day,
+            "rows_read": s.rows_read,
+            "rows_landed": s.rows_landed,
+            "rows_rejected": s.rows_rejected,
+            "rows_duplicate": s.rows_duplicate,
+            "run_id": run_id,
+            "updated_at": now,
+        }
+        for o in outcomes
+        for day, s in o.days.items()
     ]
     if rows:
-        upsert_frame(engine, t.landed_file_days, pd.DataFrame(rows), ignore_columns=("run_id", "updated_at"), parallel=1)
+        upsert_frame(
+            engine,
+            t.landed_file_days,
+            pd.DataFrame(rows),
+            ignore_columns=("run_id", "updated_at"),
+            parallel=1,
+        )
 
 
 def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
     uc = t.usage_costs
     with engine.connect() as conn:
         rows, cost = conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(uc.c.cost_usd))
-            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
+            sa.select(sa.func.count(), sa.func.sum(uc.c.cost_usd)).where(
+                uc.c.usage_date >= start, uc.c.usage_date < end
+            )
         ).one()
         preview = conn.execute(
-            sa.select(uc.c.request_id, uc.c.occurred_at, uc.c.provider, uc.c.model,
-                      uc.c.input_tokens, uc.c.output_tokens, uc.c.cost_usd)
+            sa.select(
+                uc.c.request_id,
+                uc.c.occurred_at,
+                uc.c.provider,
+                uc.c.model,
+                uc.c.input_tokens,
+                uc.c.output_tokens,
+                uc.c.cost_usd,
+            )
             .where(uc.c.usage_date >= start, uc.c.usage_date < end)
-            .order_by(uc.c.occurred_at, uc.c.request_id).limit(5)
+            .order_by(uc.c.occurred_at, uc.c.request_id)
+            .limit(5)
         ).all()
     return {"rows": int(rows), "cost_usd": cost, "preview": [dict(r._mapping) for r in preview]}
 

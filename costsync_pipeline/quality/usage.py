@@ -28,23 +28,33 @@ def rows_accounted_for(engine: sa.Engine, start: dt.date, end: dt.date) -> Check
     matches the rows actually stored in ``rejected_records``."""
     fd, rr = t.landed_file_days, t.rejected_records
     rejected_rows = (
-        sa.select(rr.c.file_checksum, rr.c.partition_date,
-                  sa.func.count(sa.distinct(rr.c.row_number)).label("n"))
+        sa.select(
+            rr.c.file_checksum,
+            rr.c.partition_date,
+            sa.func.count(sa.distinct(rr.c.row_number)).label("n"),
+        )
         .where(rr.c.partition_date >= start, rr.c.partition_date < end)
         .group_by(rr.c.file_checksum, rr.c.partition_date)
         .subquery()
     )
     query = (
         sa.select(fd, sa.func.coalesce(rejected_rows.c.n, 0).label("stored_rejected"))
-        .select_from(fd.outerjoin(rejected_rows, sa.and_(
-            rejected_rows.c.file_checksum == fd.c.file_checksum,
-            rejected_rows.c.partition_date == fd.c.usage_date)))
+        .select_from(
+            fd.outerjoin(
+                rejected_rows,
+                sa.and_(
+                    rejected_rows.c.file_checksum == fd.c.file_checksum,
+                    rejected_rows.c.partition_date == fd.c.usage_date,
+                ),
+            )
+        )
         .where(fd.c.usage_date >= start, fd.c.usage_date < end)
     )
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     broken = [
-        r for r in rows
+        r
+        for r in rows
         if r["rows_read"] != r["rows_landed"] + r["rows_rejected"] + r["rows_duplicate"]
         or r["rows_rejected"] != r["stored_rejected"]
     ]
@@ -52,8 +62,11 @@ def rows_accounted_for(engine: sa.Engine, start: dt.date, end: dt.date) -> Check
         "rows_accounted_for",
         not broken,
         "every row read is landed, rejected or a collapsed duplicate",
-        {"file_days": len(rows), "mismatches": len(broken),
-         "rows_read": sum(r["rows_read"] for r in rows)},
+        {
+            "file_days": len(rows),
+            "mismatches": len(broken),
+            "rows_read": sum(r["rows_read"] for r in rows),
+        },
     )
 
 
@@ -61,17 +74,21 @@ def rejection_rate(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOutc
     fd = t.landed_file_days
     with engine.connect() as conn:
         read, rejected = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(fd.c.rows_read), 0),
-                      sa.func.coalesce(sa.func.sum(fd.c.rows_rejected), 0))
-            .where(fd.c.usage_date >= start, fd.c.usage_date < end)
+            sa.select(
+                sa.func.coalesce(sa.func.sum(fd.c.rows_read), 0),
+                sa.func.coalesce(sa.func.sum(fd.c.rows_rejected), 0),
+            ).where(fd.c.usage_date >= start, fd.c.usage_date < end)
         ).one()
     fraction = (int(rejected) / int(read)) if read else 0.0
     return CheckOutcome(
         "rejection_rate_within_limit",
         fraction <= MAX_REJECTED_FRACTION,
         f"at most {MAX_REJECTED_FRACTION:.0%} of the rows read are rejected",
-        {"rows_read": int(read), "rows_rejected": int(rejected),
-         "rejected_fraction": round(fraction, 6)},
+        {
+            "rows_read": int(read),
+            "rows_rejected": int(rejected),
+            "rejected_fraction": round(fraction, 6),
+        },
         blocking=False,
     )
 
@@ -80,17 +97,29 @@ def stored_rows_valid(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckO
     """Re-checks the normalized rules on what is stored, whatever path wrote it."""
     uc = t.usage_costs
     rules = {
-        "negative_tokens": sa.or_(*(uc.c[c] < 0 for c in (
-            "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-            "reasoning_tokens"))),
+        "negative_tokens": sa.or_(
+            *(
+                uc.c[c] < 0
+                for c in (
+                    "input_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "output_tokens",
+                    "reasoning_tokens",
+                )
+            )
+        ),
         "reasoning_exceeds_output": uc.c.reasoning_tokens > uc.c.output_tokens,
         "provider_or_model_not_normalized": sa.or_(
             uc.c.provider != sa.func.lower(sa.func.trim(uc.c.provider)),
             uc.c.model != sa.func.lower(sa.func.trim(uc.c.model)),
-            uc.c.provider == "", uc.c.model == ""),
+            uc.c.provider == "",
+            uc.c.model == "",
+        ),
         "negative_cost": uc.c.reported_cost < 0,
-        "cost_without_currency": sa.and_(uc.c.reported_cost.is_not(None),
-                                         uc.c.reported_currency.is_(None)),
+        "cost_without_currency": sa.and_(
+            uc.c.reported_cost.is_not(None), uc.c.reported_currency.is_(None)
+        ),
     }
     select = sa.select(*(sa.func.count().filter(cond).label(name) for name, cond in rules.items()))
     select = select.where(uc.c.usage_date >= start, uc.c.usage_date < end)
@@ -98,8 +127,10 @@ def stored_rows_valid(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckO
         counts = dict(conn.execute(select).one()._mapping)
     counts = {k: int(v or 0) for k, v in counts.items()}
     return CheckOutcome(
-        "stored_rows_valid", not any(counts.values()),
-        "stored rows still satisfy the normalized rules", counts,
+        "stored_rows_valid",
+        not any(counts.values()),
+        "stored rows still satisfy the normalized rules",
+        counts,
     )
 
 

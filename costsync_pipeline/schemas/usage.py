@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-import pyarrow
 import pandera.pandas as pa
+import pyarrow
 import pycountry
 from pandera.typing import Series
 
@@ -34,7 +34,9 @@ class NormalizedUsage(pa.DataFrameModel):
     occurred_at: Series[Annotated[pd.DatetimeTZDtype, "us", "UTC"]] = pa.Field(
         description="When the request happened, UTC (naive input taken as UTC)."
     )
-    usage_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(description="UTC calendar day of occurred_at.")
+    usage_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(
+        description="UTC calendar day of occurred_at."
+    )
     organization_id: Series[str] = pa.Field(nullable=True)
     team_id: Series[str] = pa.Field(nullable=True)
     user_id: Series[str] = pa.Field(nullable=True)
@@ -66,8 +68,13 @@ class NormalizedUsage(pa.DataFrameModel):
         return _trimmed_lower(s)
 
     @pa.check(
-        "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", name="non_negative", error="must not be negative",
+        "input_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        name="non_negative",
+        error="must not be negative",
     )
     def _tokens(cls, s: Series[pd.Int64Dtype]) -> Series[bool]:
         return s >= 0
@@ -76,8 +83,11 @@ class NormalizedUsage(pa.DataFrameModel):
     def _currency(cls, s: Series[str]) -> Series[bool]:
         return s.isin(ISO_4217)
 
-    @pa.check("service_tier", name="known_service_tier",
-              error="not a service tier (standard, batch, priority, flex)")
+    @pa.check(
+        "service_tier",
+        name="known_service_tier",
+        error="not a service tier (standard, batch, priority, flex)",
+    )
     def _tier(cls, s: Series[str]) -> Series[bool]:
         return s.isin(SERVICE_TIERS)
 
@@ -85,7 +95,9 @@ class NormalizedUsage(pa.DataFrameModel):
     def _cost(cls, s: Series[str]) -> Series[bool]:
         return _non_negative_decimal(s)
 
-    @pa.dataframe_check(name="reasoning_within_output", error="reasoning_tokens exceed output_tokens")
+    @pa.dataframe_check(
+        name="reasoning_within_output", error="reasoning_tokens exceed output_tokens"
+    )
     def _reasoning_within_output(cls, df: pd.DataFrame) -> Series[bool]:
         return df["reasoning_tokens"] <= df["output_tokens"]
 

@@ -104,8 +104,13 @@ def _read_json_document(data: bytes, name: str) -> RawTable:
             good.append(item)
             rows.append(i)
         else:
-            errors.append(RowError(i, f"record is a JSON {type(item).__name__}, not an object",
-                                   json.dumps(item)[:2000]))
+            errors.append(
+                RowError(
+                    i,
+                    f"record is a JSON {type(item).__name__}, not an object",
+                    json.dumps(item)[:2000],
+                )
+            )
     frame = pd.DataFrame.from_records(good) if good else pd.DataFrame()
     return RawTable("json", _with_rows(frame, np.asarray(rows, dtype=np.int64)), errors)
 

@@ -11,10 +11,19 @@ from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.sources.containers import ROW
 
 TOKEN_COLUMNS = (
-    "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
 )
 TEXT_COLUMNS = (
-    "organization_id", "team_id", "user_id", "workflow_id", "original_model", "budget_status"
+    "organization_id",
+    "team_id",
+    "user_id",
+    "workflow_id",
+    "original_model",
+    "budget_status",
 )
 DEFAULT_CURRENCY = "USD"
 DEFAULT_SERVICE_TIER = "standard"

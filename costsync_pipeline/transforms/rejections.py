@@ -49,13 +49,18 @@ def validate_lazily(
     row_cases = cases[cases["index"].notna()]
     frame_cases = cases[cases["index"].isna()]
     if not frame_cases.empty:
-        raise ValueError(f"{schema.name}: the frame itself does not match: {frame_cases.to_dict('records')}")
+        raise ValueError(
+            f"{schema.name}: the frame itself does not match: {frame_cases.to_dict('records')}"
+        )
     idx = row_cases["index"].to_numpy()
     contexts = row_cases["schema_context"].to_numpy()
     resolved = [
         _resolve(schema, ctx, col, chk, num)
         for ctx, col, chk, num in zip(
-            contexts, row_cases["column"], row_cases["check"], row_cases["check_number"],
+            contexts,
+            row_cases["column"],
+            row_cases["check"],
+            row_cases["check_number"],
             strict=True,
         )
     ]
@@ -74,8 +79,9 @@ def validate_lazily(
             "check": checks,
             "value": [
                 _text(frame.at[i, c]) if ctx == "DataFrameSchema" and c else _text(v)
-                for ctx, i, c, v in zip(contexts, idx, columns, row_cases["failure_case"],
-                                        strict=True)
+                for ctx, i, c, v in zip(
+                    contexts, idx, columns, row_cases["failure_case"], strict=True
+                )
             ],
             "reason": [
                 f"{col}: {text}" if col else text
@@ -92,8 +98,11 @@ def validate_lazily(
 
 
 def _text(value) -> str | None:
-    return None if value is None or value is pd.NA or (
-        isinstance(value, float) and pd.isna(value)) else str(value)[:2000]
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
+        else str(value)[:2000]
+    )
 
 
 def raw_json(frame: pd.DataFrame, rows: pd.Series) -> dict[int, str]:

@@ -74,7 +74,9 @@ def _upsert_sql(
     compare = [
         c
         for c in columns
-        if c not in keys and c not in rank_columns and c not in ignore_columns
+        if c not in keys
+        and c not in rank_columns
+        and c not in ignore_columns
         and c not in insert_only_columns
     ]
     pg = is_postgres(engine)
@@ -91,7 +93,8 @@ def _upsert_sql(
             conditions.append(f"({mine}) IS DISTINCT FROM ({theirs})")
         else:
             conditions.append(
-                "(" + " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
+                "("
+                + " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
                 + ")"
             )
     if update_cols:
@@ -146,7 +149,9 @@ def _for_copy(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _pg_upsert_part(engine: sa.Engine, table: sa.Table, part: pd.DataFrame, sql_for) -> UpsertCounts:
+def _pg_upsert_part(
+    engine: sa.Engine, table: sa.Table, part: pd.DataFrame, sql_for
+) -> UpsertCounts:
     staging = f"stg_{uuid.uuid4().hex[:12]}"
     cols = list(part.columns)
     col_list = ", ".join(_q(engine, c) for c in cols)
@@ -183,7 +188,9 @@ def _sqlite_value_frame(frame: pd.DataFrame) -> list[tuple]:
     return list(pd.DataFrame(out).itertuples(index=False, name=None))
 
 
-def _sqlite_upsert(engine: sa.Engine, table: sa.Table, frame: pd.DataFrame, sql_for) -> UpsertCounts:
+def _sqlite_upsert(
+    engine: sa.Engine, table: sa.Table, frame: pd.DataFrame, sql_for
+) -> UpsertCounts:
     staging = f"stg_{uuid.uuid4().hex[:12]}"
     cols = list(frame.columns)
     col_list = ", ".join(_q(engine, c) for c in cols)
@@ -233,7 +240,9 @@ def upsert_frame(
     insert_only = [c for c in insert_only_columns if c in columns]
 
     def sql_for(staging: str) -> str:
-        return _upsert_sql(engine, table, staging, columns, rank_columns, ignore_columns, insert_only)
+        return _upsert_sql(
+            engine, table, staging, columns, rank_columns, ignore_columns, insert_only
+        )
 
     if not is_postgres(engine):
         return _sqlite_upsert(engine, table, frame, sql_for)
@@ -249,7 +258,9 @@ def upsert_frame(
     return total
 
 
-def upsert_records(engine: sa.Engine, table: sa.Table, records: list[dict], **kwargs) -> UpsertCounts:
+def upsert_records(
+    engine: sa.Engine, table: sa.Table, records: list[dict], **kwargs
+) -> UpsertCounts:
     """Convenience for small bookkeeping tables."""
     if not records:
         return UpsertCounts()

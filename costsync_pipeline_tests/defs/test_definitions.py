@@ -38,7 +38,8 @@ def snapshot() -> dict:
         "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
         "checks": sorted(f"{c.key.asset_key.to_user_string()}:{c.key.name}" for c in checks),
         "blocking_checks": sorted(
-            f"{c.key.asset_key.to_user_string()}:{c.key.name}" for c in checks if c.blocking),
+            f"{c.key.asset_key.to_user_string()}:{c.key.name}" for c in checks if c.blocking
+        ),
         "jobs": sorted(j.name for j in repo.get_all_jobs()),
         "schedules": sorted(s.name for s in repo.schedule_defs),
         "sensors": sorted(s.name for s in repo.sensor_defs),
@@ -68,7 +69,10 @@ def _clean_env(tmp_path) -> dict:
 def test_loads_through_workspace_yaml(tmp_path):
     out = subprocess.run(
         [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=_clean_env(tmp_path), capture_output=True, text=True,
+        cwd=PROJECT_ROOT,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
         timeout=180,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -76,8 +80,12 @@ def test_loads_through_workspace_yaml(tmp_path):
 
 def test_loads_through_dg(tmp_path):
     out = subprocess.run(
-        [BIN / "dg", "check", "defs"], cwd=PROJECT_ROOT, env=_clean_env(tmp_path),
-        capture_output=True, text=True, timeout=180,
+        [BIN / "dg", "check", "defs"],
+        cwd=PROJECT_ROOT,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "All definitions loaded successfully" in out.stdout + out.stderr
@@ -87,7 +95,11 @@ def test_malformed_database_url_fails_at_load_naming_the_variable(tmp_path):
     env = _clean_env(tmp_path) | {"COSTSYNC_DATABASE_URL": "mysql://nope"}
     out = subprocess.run(
         [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert out.returncode != 0
     assert "COSTSYNC_DATABASE_URL" in out.stdout + out.stderr

@@ -34,7 +34,8 @@ def materialize(resources, *assets, partition_key=None, tags=None, instance=None
 def usage_metadata(result) -> dict:
     """The usage_costs metadata (a range run records the same figures on each partition)."""
     events = [
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey("usage_costs")
     ]
     return {k: v.value for k, v in events[0].materialization.metadata.items()}
@@ -47,12 +48,21 @@ def test_partition_materializes_with_counts_and_checks(resources, inbox):
     assert result.success
     meta = usage_metadata(result)
     assert meta["dagster/row_count"] == meta["inserted"] > 0
-    assert meta["rows_read"] == meta["inserted"] + meta["rejected"] + meta["duplicates"] + (
-        meta["superseded_by_later_file"])
+    assert (
+        meta["rows_read"]
+        == meta["inserted"]
+        + meta["rejected"]
+        + meta["duplicates"]
+        + (meta["superseded_by_later_file"])
+    )
     assert "| file |" in meta["files"] and "| request_id |" in meta["preview"]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"no_unreadable_files": True, "rows_accounted_for": True,
-                      "rejection_rate_within_limit": True, "stored_rows_valid": True}
+    assert checks == {
+        "no_unreadable_files": True,
+        "rows_accounted_for": True,
+        "rejection_rate_within_limit": True,
+        "stored_rows_valid": True,
+    }
     again = usage_metadata(materialize(resources, partition_key="2026-11-19"))
     assert (again["inserted"], again["updated"]) == (0, 0)
     assert again["unchanged"] == meta["inserted"]
@@ -62,14 +72,19 @@ def test_partition_materializes_with_counts_and_checks(resources, inbox):
 def test_single_run_backfill_of_a_range(resources, inbox):
     for f in sorted(SAMPLE_USAGE.iterdir()):
         drop(inbox[0], f)
-    result = materialize(resources, tags={
-        "dagster/asset_partition_range_start": "2026-11-18",
-        "dagster/asset_partition_range_end": "2026-11-21",
-    })
+    result = materialize(
+        resources,
+        tags={
+            "dagster/asset_partition_range_start": "2026-11-18",
+            "dagster/asset_partition_range_end": "2026-11-21",
+        },
+    )
     assert result.success
     partitions = sorted(
-        e.partition for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("usage_costs"))
+        e.partition
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("usage_costs")
+    )
     assert partitions == ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
     meta = usage_metadata(result)
     assert meta["window"] == "2026-11-18 to 2026-11-21"
@@ -77,8 +92,12 @@ def test_single_run_backfill_of_a_range(resources, inbox):
 
 
 def test_rejection_rate_warns_without_blocking(resources, inbox):
-    write(inbox[0], "bad.csv", "request_id,provider,model,timestamp,input_tokens\n"
-          "r1,openai,gpt-4o,2026-11-20T10:00:00Z,-1\nr2,openai,gpt-4o,2026-11-20T10:00:00Z,5\n")
+    write(
+        inbox[0],
+        "bad.csv",
+        "request_id,provider,model,timestamp,input_tokens\n"
+        "r1,openai,gpt-4o,2026-11-20T10:00:00Z,-1\nr2,openai,gpt-4o,2026-11-20T10:00:00Z,5\n",
+    )
     result = materialize(resources, partition_key="2026-11-20")
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -92,21 +111,36 @@ def test_blocking_check_stops_later_stages(resources, inbox, db_url):
     assert materialize(resources, partition_key="2026-11-21").success
     engine = resources["warehouse"].get_engine()
     with engine.begin() as conn:  # a row written by hand, outside the pipeline
-        conn.execute(sa.insert(usage_table).values(
-            request_id="manual-1", source="manual", occurred_at=dt.datetime(
-                2026, 11, 21, 9, tzinfo=dt.UTC), usage_date=dt.date(2026, 11, 21),
-            provider="OpenAI ", model="gpt-4o", service_tier="standard", input_tokens=-5,
-            cache_read_tokens=0, cache_write_tokens=0, output_tokens=1, reasoning_tokens=0,
-            source_file="0" * 64, source_row=1, source_received_at=dt.datetime.now(dt.UTC),
-            ingested_at=dt.datetime.now(dt.UTC), updated_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            sa.insert(usage_table).values(
+                request_id="manual-1",
+                source="manual",
+                occurred_at=dt.datetime(2026, 11, 21, 9, tzinfo=dt.UTC),
+                usage_date=dt.date(2026, 11, 21),
+                provider="OpenAI ",
+                model="gpt-4o",
+                service_tier="standard",
+                input_tokens=-5,
+                cache_read_tokens=0,
+                cache_write_tokens=0,
+                output_tokens=1,
+                reasoning_tokens=0,
+                source_file="0" * 64,
+                source_row=1,
+                source_received_at=dt.datetime.now(dt.UTC),
+                ingested_at=dt.datetime.now(dt.UTC),
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
     seen = []
 
     @dg.asset(partitions_def=usage_costs.partitions_def, deps=[usage_costs])
     def later_stage(context: dg.AssetExecutionContext) -> None:
         seen.append(context.partition_key)
 
-    result = materialize(resources, raw_usage_files, usage_costs, later_stage,
-                         partition_key="2026-11-21")
+    result = materialize(
+        resources, raw_usage_files, usage_costs, later_stage, partition_key="2026-11-21"
+    )
     assert not result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["stored_rows_valid"].passed is False

@@ -33,7 +33,10 @@ def test_requests_exactly_the_days_of_the_rows(resources, inbox):
     drop(inbox[0], SAMPLE_USAGE / "gateway_export.json")
     result = tick(resources)
     assert sorted(r.partition_key for r in result.run_requests) == [
-        "2026-11-18", "2026-11-19", "2026-11-20"]
+        "2026-11-18",
+        "2026-11-19",
+        "2026-11-20",
+    ]
     assert {r.job_name for r in result.run_requests} == {"usage_job"}
     assert all(r.run_key.startswith("usage:") for r in result.run_requests)
 
@@ -50,7 +53,8 @@ def test_same_content_renamed_or_redropped_is_requested_once(resources, inbox):
     # A fresh sensor (no cursor) derives the same run keys, so Dagster dedupes the runs.
     fresh = tick(resources)
     assert sorted(r.run_key for r in fresh.run_requests) == sorted(
-        r.run_key for r in first.run_requests)
+        r.run_key for r in first.run_requests
+    )
 
 
 def test_cursor_caches_checksums_and_forgets_landed_files(resources, inbox):
@@ -58,11 +62,13 @@ def test_cursor_caches_checksums_and_forgets_landed_files(resources, inbox):
     result = tick(resources)
     state = json.loads(result.cursor)
     assert len(state["requested"]) == 1
-    (path, (size, _mtime, checksum)), = state["stat"].items()
+    ((path, (size, _mtime, checksum)),) = state["stat"].items()
     assert path.endswith("team_usage.csv") and size > 0 and checksum == state["requested"][0]
     # Once a run has landed the file, the warehouse remembers it and the cursor lets go.
     dg.materialize(
-        [*_assets()], partition_key="2026-11-21", resources=resources,
+        [*_assets()],
+        partition_key="2026-11-21",
+        resources=resources,
         instance=dg.DagsterInstance.ephemeral(),
     )
     after = json.loads(tick(resources, result.cursor).cursor)

@@ -11,9 +11,16 @@ from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline_tests.conftest import SAMPLE_USAGE, drop, write
 from costsync_pipeline_tests.landing.test_usage_landing import land, rejected, usage_rows
 
-RECORD = {"request_id": "r1", "provider": "openai", "model": "gpt-4o", "input_tokens": 10,
-          "output_tokens": 5, "cost": "0.01", "currency": "USD",
-          "timestamp": "2026-11-20T10:00:00Z"}
+RECORD = {
+    "request_id": "r1",
+    "provider": "openai",
+    "model": "gpt-4o",
+    "input_tokens": 10,
+    "output_tokens": 5,
+    "cost": "0.01",
+    "currency": "USD",
+    "timestamp": "2026-11-20T10:00:00Z",
+}
 
 
 def test_unreadable_files_are_set_aside_and_the_others_land(engine, inbox):
@@ -24,13 +31,20 @@ def test_unreadable_files_are_set_aside_and_the_others_land(engine, inbox):
     write(inbox_url, "header_only.csv", "request_id,timestamp,provider\n")
     write(inbox_url, "being_written.csv.part", "request_id,timestamp\n")
     set_aside, result = land(engine, inbox)
-    assert sorted(name for name, _ in set_aside) == ["empty.csv", "header_only.csv",
-                                                     "truncated.json"]
+    assert sorted(name for name, _ in set_aside) == [
+        "empty.csv",
+        "header_only.csv",
+        "truncated.json",
+    ]
     assert len(usage_rows(engine)) == 11
     failed = Path(inbox_url) / "usage" / "failed"
     assert sorted(p.name for p in failed.iterdir()) == [
-        "empty.csv", "empty.csv.error.txt", "header_only.csv", "header_only.csv.error.txt",
-        "truncated.json", "truncated.json.error.txt",
+        "empty.csv",
+        "empty.csv.error.txt",
+        "header_only.csv",
+        "header_only.csv.error.txt",
+        "truncated.json",
+        "truncated.json.error.txt",
     ]
     assert "not valid JSON" in (failed / "truncated.json.error.txt").read_text()
     assert (Path(inbox_url) / "usage" / "being_written.csv.part").exists()  # not touched
@@ -38,8 +52,9 @@ def test_unreadable_files_are_set_aside_and_the_others_land(engine, inbox):
     assert set(files) == {"empty.csv", "header_only.csv", "truncated.json"}
     assert "truncated.json" in files["truncated.json"]["reason"]
     with engine.connect() as conn:
-        statuses = dict(conn.execute(
-            sa.select(t.landed_files.c.file_name, t.landed_files.c.status)).all())
+        statuses = dict(
+            conn.execute(sa.select(t.landed_files.c.file_name, t.landed_files.c.status)).all()
+        )
     assert statuses["truncated.json"] == "set_aside"
     assert statuses["team_usage.csv"] == "landed"
 
@@ -54,7 +69,7 @@ def test_wrong_types_negative_tokens_unknown_currency_rejected_good_rows_land(en
         RECORD | {"request_id": "flag", "downgraded": "maybe"},
         RECORD | {"request_id": "", "model": "gpt-4o"},
     ]
-    write(inbox[0], "mixed.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n{\"request_id\"")
+    write(inbox[0], "mixed.jsonl", "\n".join(json.dumps(x) for x in lines) + '\n{"request_id"')
     _, result = land(engine, inbox)
     assert usage_rows(engine)["request_id"].tolist() == ["good"]
     reasons = {(r["row_number"], r["column"], r["check"]) for r in rejected(engine)}
@@ -73,20 +88,28 @@ def test_wrong_types_negative_tokens_unknown_currency_rejected_good_rows_land(en
 
 
 def test_missing_optional_column_rejects_rows_by_name(engine, inbox):
-    write(inbox[0], "no_model.csv",
-          "request_id,provider,timestamp\nr1,openai,2026-11-20T10:00:00Z\n"
-          "r2,openai,2026-11-20T11:00:00Z\n")
+    write(
+        inbox[0],
+        "no_model.csv",
+        "request_id,provider,timestamp\nr1,openai,2026-11-20T10:00:00Z\n"
+        "r2,openai,2026-11-20T11:00:00Z\n",
+    )
     _, result = land(engine, inbox)
     assert result.rows_rejected == 2
     assert {(r["row_number"], r["column"], r["check"]) for r in rejected(engine)} == {
-        (1, "model", "not_nullable"), (2, "model", "not_nullable")}
+        (1, "model", "not_nullable"),
+        (2, "model", "not_nullable"),
+    }
     assert {r["reason"] for r in rejected(engine)} == {"model: value is missing"}
 
 
 def test_bom_and_literal_nulls(engine, inbox):
-    write(inbox[0], "bom.csv",
-          b"\xef\xbb\xbfrequest_id,provider,model,timestamp,team_id,cost\n"
-          b"r1,openai,gpt-4o,2026-11-20T10:00:00Z,NULL,0.5\n")
+    write(
+        inbox[0],
+        "bom.csv",
+        b"\xef\xbb\xbfrequest_id,provider,model,timestamp,team_id,cost\n"
+        b"r1,openai,gpt-4o,2026-11-20T10:00:00Z,NULL,0.5\n",
+    )
     land(engine, inbox)
     row = usage_rows(engine).iloc[0]
     assert row["request_id"] == "r1"
@@ -95,14 +118,25 @@ def test_bom_and_literal_nulls(engine, inbox):
 
 def test_fixed_rule_clears_an_earlier_rejection(engine, inbox):
     """A rejection that no longer applies on a re-run is removed (not counted twice)."""
-    write(inbox[0], "a.csv", "request_id,provider,model,timestamp\nr1,openai,gpt-4o,"
-          "2026-11-20T10:00:00Z\n")
+    write(
+        inbox[0],
+        "a.csv",
+        "request_id,provider,model,timestamp\nr1,openai,gpt-4o,2026-11-20T10:00:00Z\n",
+    )
     land(engine, inbox)
     with engine.begin() as conn:
-        conn.execute(sa.insert(t.rejected_records).values(
-            file_checksum=usage_rows(engine).iloc[0]["source_file"], row_number=1,
-            stage="raw", column="model", check="made_up", source_file="a.csv",
-            partition_date=usage_rows(engine).iloc[0]["usage_date"], reason="stale",
-            rejected_at=sa.func.now()))
+        conn.execute(
+            sa.insert(t.rejected_records).values(
+                file_checksum=usage_rows(engine).iloc[0]["source_file"],
+                row_number=1,
+                stage="raw",
+                column="model",
+                check="made_up",
+                source_file="a.csv",
+                partition_date=usage_rows(engine).iloc[0]["usage_date"],
+                reason="stale",
+                rejected_at=sa.func.now(),
+            )
+        )
     land(engine, inbox)
     assert rejected(engine) == []

@@ -31,16 +31,20 @@ def usage_rows(engine) -> pd.DataFrame:
 
 def rejected(engine) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            sa.select(t.rejected_records).order_by(t.rejected_records.c.row_number)
-        ).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                sa.select(t.rejected_records).order_by(t.rejected_records.c.row_number)
+            ).mappings()
+        ]
 
 
 def fingerprints(engine):
     return (
         table_fingerprint(engine, "usage_costs", "request_id", EXCLUDE_TIMES),
-        table_fingerprint(engine, "rejected_records", "file_checksum, row_number, stage",
-                          EXCLUDE_TIMES),
+        table_fingerprint(
+            engine, "rejected_records", "file_checksum, row_number, stage", EXCLUDE_TIMES
+        ),
         table_fingerprint(engine, "landed_file_days", "file_checksum, usage_date", EXCLUDE_TIMES),
     )
 
@@ -51,7 +55,10 @@ def test_samples_land_with_every_row_accounted_for(engine, inbox):
     set_aside, result = land(engine, inbox)
     assert set_aside == []
     assert {f.source for f in result.files} == {
-        "costsync.json", "costsync.jsonl", "costsync.csv", "costsync.parquet",
+        "costsync.json",
+        "costsync.jsonl",
+        "costsync.csv",
+        "costsync.parquet",
         "litellm_spend_logs.csv",
     }
     for f in result.files:
@@ -66,9 +73,7 @@ def test_samples_land_with_every_row_accounted_for(engine, inbox):
     assert len(rows) == result.counts.inserted == 79
     assert rows["request_id"].is_unique
     with engine.connect() as conn:
-        stored = conn.execute(
-            sa.select(sa.func.sum(t.landed_file_days.c.rows_read))
-        ).scalar_one()
+        stored = conn.execute(sa.select(sa.func.sum(t.landed_file_days.c.rows_read))).scalar_one()
     assert stored == sum(f.total().rows_read for f in result.files) == 83
 
 
@@ -137,14 +142,20 @@ def test_rerun_and_redrop_leave_tables_identical(engine, inbox):
 
 def test_corrected_reexport_supersedes_by_natural_key(engine, inbox):
     header = "request_id,provider,model,input_tokens,output_tokens,cost,currency,timestamp\n"
-    write(inbox[0], "export-v1.csv",
-          header + "r1,OpenAI,gpt-4o,100,10,0.50,USD,2026-11-20T10:00:00Z\n"
-                   "r2,OpenAI,gpt-4o,100,10,0.25,USD,2026-11-20T11:00:00Z\n",
-          mtime=1_700_000_000)
+    write(
+        inbox[0],
+        "export-v1.csv",
+        header + "r1,OpenAI,gpt-4o,100,10,0.50,USD,2026-11-20T10:00:00Z\n"
+        "r2,OpenAI,gpt-4o,100,10,0.25,USD,2026-11-20T11:00:00Z\n",
+        mtime=1_700_000_000,
+    )
     land(engine, inbox)
-    write(inbox[0], "export-v2.csv",
-          header + "r1,OpenAI,gpt-4o,100,10,0.75,USD,2026-11-20T10:00:00Z\n",
-          mtime=1_700_000_100)
+    write(
+        inbox[0],
+        "export-v2.csv",
+        header + "r1,OpenAI,gpt-4o,100,10,0.75,USD,2026-11-20T10:00:00Z\n",
+        mtime=1_700_000_100,
+    )
     _, result = land(engine, inbox)
     assert result.counts.updated == 1
     rows = usage_rows(engine).set_index("request_id")
@@ -158,11 +169,19 @@ def test_corrected_reexport_supersedes_by_natural_key(engine, inbox):
 
 def test_older_file_processed_later_does_not_overwrite_newer(engine, inbox):
     header = "request_id,provider,model,cost,timestamp\n"
-    write(inbox[0], "new.csv", header + "r1,openai,gpt-4o,2.00,2026-11-20T10:00:00Z\n",
-          mtime=1_700_000_100)
+    write(
+        inbox[0],
+        "new.csv",
+        header + "r1,openai,gpt-4o,2.00,2026-11-20T10:00:00Z\n",
+        mtime=1_700_000_100,
+    )
     land(engine, inbox)
-    write(inbox[0], "old.csv", header + "r1,openai,gpt-4o,1.00,2026-11-20T10:00:00Z\n",
-          mtime=1_700_000_000)
+    write(
+        inbox[0],
+        "old.csv",
+        header + "r1,openai,gpt-4o,1.00,2026-11-20T10:00:00Z\n",
+        mtime=1_700_000_000,
+    )
     land(engine, inbox)
     assert Decimal(str(usage_rows(engine).iloc[0]["cost_usd"])) == Decimal("2.00")
 
@@ -204,13 +223,20 @@ def test_partition_window_only_lands_its_days(engine, inbox):
 
 def test_future_and_ancient_timestamps_are_rejected_not_lost(engine, inbox):
     header = "request_id,provider,model,timestamp\n"
-    write(inbox[0], "times.csv", header
-          + "ok,openai,gpt-4o,2026-11-20T10:00:00Z\n"
-          + "future,openai,gpt-4o,2031-01-01T00:00:00Z\n"
-          + "ancient,openai,gpt-4o,1999-01-01T00:00:00Z\n"
-          + "garbage,openai,gpt-4o,yesterday-ish\n")
+    write(
+        inbox[0],
+        "times.csv",
+        header
+        + "ok,openai,gpt-4o,2026-11-20T10:00:00Z\n"
+        + "future,openai,gpt-4o,2031-01-01T00:00:00Z\n"
+        + "ancient,openai,gpt-4o,1999-01-01T00:00:00Z\n"
+        + "garbage,openai,gpt-4o,yesterday-ish\n",
+    )
     _, result = land(engine, inbox)
     assert result.rows_read == 4 and result.rows_rejected == 3
     checks = {r["request_id"]: r["check"] for r in rejected(engine)}
-    assert checks == {"future": "within_partitions", "ancient": "within_partitions",
-                      "garbage": "iso8601_timestamp"}
+    assert checks == {
+        "future": "within_partitions",
+        "ancient": "within_partitions",
+        "garbage": "iso8601_timestamp",
+    }

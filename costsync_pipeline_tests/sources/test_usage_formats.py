@@ -13,8 +13,14 @@ from costsync_pipeline.sources.usage import read_usage_file, usage_formats
 from costsync_pipeline_tests.conftest import SAMPLE_USAGE
 
 RECORD = {
-    "request_id": "r1", "provider": "OpenAI", "model": "gpt-4o", "input_tokens": 10,
-    "output_tokens": 5, "cost": 0.01, "currency": "USD", "timestamp": "2026-11-20T10:00:00Z",
+    "request_id": "r1",
+    "provider": "OpenAI",
+    "model": "gpt-4o",
+    "input_tokens": 10,
+    "output_tokens": 5,
+    "cost": 0.01,
+    "currency": "USD",
+    "timestamp": "2026-11-20T10:00:00Z",
 }
 
 
@@ -72,7 +78,10 @@ def test_formats_are_discovered_from_modules():
         (b"request_id,timestamp,provider\n", "no data rows"),
         (b"\xef\xbb\xbfrequest_id,timestamp,provider\n", "no data rows"),
         (b"hello world\n", "not a recognised format"),
-        (b"request_id,provider,model\nr1,openai,gpt-4o\n", "lacks required column(s) ['timestamp']"),
+        (
+            b"request_id,provider,model\nr1,openai,gpt-4o\n",
+            "lacks required column(s) ['timestamp']",
+        ),
         (b"foo,bar\n1,2\n", "matches no known usage format"),
         (b'{"records": 5}', 'must hold a "records" list'),
         (b"PAR1 this is not really parquet", "not a readable Parquet file"),
@@ -103,10 +112,12 @@ def test_wrong_types_in_jsonl_fall_back_to_line_reading():
 
 
 def test_csv_row_with_extra_fields_is_a_row_error_with_its_number():
-    content = (b"request_id,timestamp,provider\n"
-               b"r1,2026-11-20T10:00:00Z,openai\n"
-               b"r2,2026-11-20T10:00:00Z,openai,EXTRA\n"
-               b"r3,2026-11-20T10:00:00Z,openai\n")
+    content = (
+        b"request_id,timestamp,provider\n"
+        b"r1,2026-11-20T10:00:00Z,openai\n"
+        b"r2,2026-11-20T10:00:00Z,openai,EXTRA\n"
+        b"r3,2026-11-20T10:00:00Z,openai\n"
+    )
     table = read_usage_file(content, "extra.csv").table
     assert table.frame[ROW].tolist() == [1, 3]
     assert [e.row for e in table.row_errors] == [2]

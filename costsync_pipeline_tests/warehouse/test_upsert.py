@@ -15,21 +15,36 @@ NOW = pd.Timestamp("2026-11-22T00:00:00Z")
 def frame(n: int, *, cost: str = "1.5", rank: int = 1, start: int = 0) -> pd.DataFrame:
     ids = [f"r{i:07d}" for i in range(start, start + n)]
     ts = pd.Series(pd.Timestamp("2026-11-20T10:00:00Z"), index=range(n)).dt.as_unit("us")
-    return pd.DataFrame({
-        "request_id": ids, "source": "test", "occurred_at": ts,
-        "usage_date": dt.date(2026, 11, 20), "provider": "openai", "model": "gpt-4o",
-        "service_tier": "standard", "input_tokens": 10, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "output_tokens": 5, "reasoning_tokens": 0,
-        "reported_cost": cost, "reported_currency": "USD", "cost_usd": cost,
-        "source_file": "f" * 64, "source_row": range(1, n + 1),
-        "source_received_at": NOW + pd.Timedelta(seconds=rank),
-        "ingested_at": NOW, "updated_at": NOW,
-    })
+    return pd.DataFrame(
+        {
+            "request_id": ids,
+            "source": "test",
+            "occurred_at": ts,
+            "usage_date": dt.date(2026, 11, 20),
+            "provider": "openai",
+            "model": "gpt-4o",
+            "service_tier": "standard",
+            "input_tokens": 10,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "output_tokens": 5,
+            "reasoning_tokens": 0,
+            "reported_cost": cost,
+            "reported_currency": "USD",
+            "cost_usd": cost,
+            "source_file": "f" * 64,
+            "source_row": range(1, n + 1),
+            "source_received_at": NOW + pd.Timedelta(seconds=rank),
+            "ingested_at": NOW,
+            "updated_at": NOW,
+        }
+    )
 
 
 def upsert(engine, f):
-    return up.upsert_frame(engine, t.usage_costs, f,
-                           rank_columns=("source_received_at", "source_file", "source_row"))
+    return up.upsert_frame(
+        engine, t.usage_costs, f, rank_columns=("source_received_at", "source_file", "source_row")
+    )
 
 
 def total(engine):

@@ -41,14 +41,18 @@ def raw_usage_files(
     now = dt.datetime.now(dt.UTC)
     set_aside = register_new_files(engine, inbox.inbox_url, inbox.raw_zone_url, start, end, now)
     files = files_for_window(engine, start, end)
-    for name, message in set_aside:
+    for _name, message in set_aside:
         context.log.error(f"set aside: {message}")
     return dg.MaterializeResult(
         metadata={
             "files": len(files),
             "file_list": dg.MetadataValue.md(
-                "\n".join(f"- `{f['file_name']}` ({f['format']}, {f['rows_read']} rows, "
-                          f"sha256 {f['file_checksum'][:12]})" for f in files) or "none"
+                "\n".join(
+                    f"- `{f['file_name']}` ({f['format']}, {f['rows_read']} rows, "
+                    f"sha256 {f['file_checksum'][:12]})"
+                    for f in files
+                )
+                or "none"
             ),
             "set_aside": len(set_aside),
         },
@@ -57,8 +61,11 @@ def raw_usage_files(
                 check_name="no_unreadable_files",
                 passed=not set_aside,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"set_aside": dg.MetadataValue.md(
-                    "\n".join(f"- {m}" for _, m in set_aside) or "none")},
+                metadata={
+                    "set_aside": dg.MetadataValue.md(
+                        "\n".join(f"- {m}" for _, m in set_aside) or "none"
+                    )
+                },
             )
         ],
     )

@@ -8,29 +8,35 @@ from costsync_pipeline.quality.usage import usage_checks
 
 USAGE_COSTS_CHECKS = [
     dg.AssetCheckSpec(
-        "rows_accounted_for", asset="usage_costs", blocking=True,
+        "rows_accounted_for",
+        asset="usage_costs",
+        blocking=True,
         description="Per file and day: rows read = landed + rejected + duplicates collapsed.",
     ),
     dg.AssetCheckSpec(
         # A warning, not a gate: the good rows of a partly bad file are meant to land.
-        "rejection_rate_within_limit", asset="usage_costs", blocking=False,
+        "rejection_rate_within_limit",
+        asset="usage_costs",
+        blocking=False,
         description="At most 5% of the rows read for the partition were rejected.",
     ),
     dg.AssetCheckSpec(
-        "stored_rows_valid", asset="usage_costs", blocking=True,
+        "stored_rows_valid",
+        asset="usage_costs",
+        blocking=True,
         description="Stored rows satisfy the normalized rules (tokens, cost, lower-case).",
     ),
 ]
 
 
-def usage_costs_check_results(
-    engine: sa.Engine, result: WindowResult
-) -> list[dg.AssetCheckResult]:
+def usage_costs_check_results(engine: sa.Engine, result: WindowResult) -> list[dg.AssetCheckResult]:
     return [
         dg.AssetCheckResult(
             check_name=outcome.name,
             passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR
+            if outcome.blocking
+            else dg.AssetCheckSeverity.WARN,
             description=outcome.description,
             metadata=outcome.metadata,
         )

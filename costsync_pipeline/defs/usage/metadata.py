@@ -18,7 +18,8 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
     totals = window_totals(engine, result.start, result.end)
     files = [
         [o.name, o.source, s.rows_read, s.rows_landed, s.rows_rejected, s.rows_duplicate]
-        for o in result.files for s in [o.total()]
+        for o in result.files
+        for s in [o.total()]
     ]
     preview = totals["preview"]
     last = result.end - dt.timedelta(days=1)
@@ -45,6 +46,7 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
         ),
         "preview": dg.MetadataValue.md(
             _md_table(list(preview[0].keys()), [list(r.values()) for r in preview])
-            if preview else "no rows"
+            if preview
+            else "no rows"
         ),
     }

@@ -12,10 +12,25 @@ from costsync_pipeline.sources.containers import RawTable
 
 # The costsync record vocabulary every format maps to (see the data contract).
 RECORD_COLUMNS = (
-    "request_id", "user_id", "organization_id", "team_id", "workflow_id", "provider", "model",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-    "reasoning_tokens", "cost", "currency", "timestamp", "original_model", "downgraded",
-    "budget_status", "service_tier",
+    "request_id",
+    "user_id",
+    "organization_id",
+    "team_id",
+    "workflow_id",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "currency",
+    "timestamp",
+    "original_model",
+    "downgraded",
+    "budget_status",
+    "service_tier",
 )
 
 

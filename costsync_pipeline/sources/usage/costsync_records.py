@@ -11,7 +11,11 @@ from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.sources.usage.base import RECORD_COLUMNS, UsageFormat
 
 TOKEN_COLUMNS = (
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
 )
 
 
@@ -38,8 +42,9 @@ def _matches(columns: set[str]) -> bool:
 
 
 def to_records(raw: pd.DataFrame) -> pd.DataFrame:
-    out = {c: raw[c] if c in raw.columns else pd.Series(pd.NA, index=raw.index)
-           for c in RECORD_COLUMNS}
+    out = {
+        c: raw[c] if c in raw.columns else pd.Series(pd.NA, index=raw.index) for c in RECORD_COLUMNS
+    }
     return pd.DataFrame(out, index=raw.index)
 
 
