@@ -264,7 +264,8 @@ def run_child(fmt: str, source: Path, db_url: str, result_path: Path, profile: P
     """Time first load and re-run of one file through the asset code; write a JSON result."""
     import sqlalchemy as sa
 
-    from costsync_pipeline.landing.usage import land_usage_window, register_new_files
+    from costsync_pipeline.landing.registry import register_new_files
+    from costsync_pipeline.landing.usage import land_usage_window
     from costsync_pipeline.warehouse.engine import make_engine
     from costsync_pipeline.warehouse.migrations import ensure_schema
 

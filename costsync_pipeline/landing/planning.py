@@ -10,26 +10,52 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
-from costsync_pipeline.landing.usage import KIND, inspect_usage_file
+from costsync_pipeline.landing.routing import KIND, FileInspection, inspect_usage_file
 from costsync_pipeline.sources.containers import UnreadableFile
 from costsync_pipeline.warehouse import tables as t
 
 
 @dataclass
 class UsagePlan:
-    partitions: dict[str, set[str]] = field(default_factory=dict)  # day -> new file checksums
+    readable: list[tuple[inbox.InboxFile, FileInspection]] = field(default_factory=list)
     unreadable: list[tuple[inbox.InboxFile, str]] = field(default_factory=list)
     stat_cache: dict[str, tuple[int, float, str]] = field(default_factory=dict)
-    new_checksums: set[str] = field(default_factory=set)
+
+    @property
+    def new_checksums(self) -> set[str]:
+        return {f.checksum for f, _ in self.readable}
+
+    @property
+    def partitions(self) -> dict[str, set[str]]:
+        """UTC day -> checksums of the new files with rows on that day."""
+        days: dict[str, set[str]] = {}
+        for f, info in self.readable:
+            for day in info.dates:
+                days.setdefault(day.isoformat(), set()).add(f.checksum)
+        return days
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run the inbox calls for: a usage partition, or setting unreadable files aside."""
+
+    run_key: str
+    partition: str | None
+    run_config: dict
+    tags: dict
+
+
+def _digest(checksums) -> str:
+    return hashlib.sha256("|".join(sorted(checksums)).encode()).hexdigest()[:24]
 
 
 def partition_run_key(partition: str, checksums: set[str]) -> str:
     """Same files, same day -> same key, whatever the files are called."""
-    digest = hashlib.sha256("|".join(sorted(checksums)).encode()).hexdigest()[:24]
-    return f"usage:{partition}:{digest}"
+    return f"usage:{partition}:{_digest(checksums)}"
 
 
 def landed_checksums(engine: sa.Engine, checksums: set[str]) -> set[str]:
+    """The checksums the warehouse already knows (landed or set aside)."""
     if not checksums:
         return set()
     with engine.connect() as conn:
@@ -62,53 +88,28 @@ def plan_usage_inbox(
     for f in files:
         if f.checksum in seen:
             continue
-        seen.add(f.checksum)
+        seen.add(f.checksum)  # the same content twice in one scan is one file
         try:
-            info = inspect_usage_file(inbox.read_bytes(f.path), f.name, today)
+            plan.readable.append((f, inspect_usage_file(inbox.read_bytes(f.path), f.name, today)))
         except UnreadableFile as exc:
             plan.unreadable.append((f, str(exc)))
-            continue
-        plan.new_checksums.add(f.checksum)
-        for day in info.dates:
-            plan.partitions.setdefault(day.isoformat(), set()).add(f.checksum)
     return plan
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """A run the inbox calls for: a usage partition, or setting unreadable files aside."""
-
-    run_key: str
-    partition: str | None
-    run_config: dict
-    tags: dict
 
 
 def run_requests_for(plan: UsagePlan) -> list[PlannedRun]:
     runs = []
     if plan.unreadable:
         keys = sorted(f.checksum for f, _ in plan.unreadable)
+        files = [{"path": f.path, "message": msg} for f, msg in plan.unreadable]
         runs.append(
             PlannedRun(
-                run_key="usage-set-aside:"
-                + hashlib.sha256("|".join(keys).encode()).hexdigest()[:24],
+                run_key=f"usage-set-aside:{_digest(keys)}",
                 partition=None,
-                run_config={
-                    "ops": {
-                        "set_aside_usage_files": {
-                            "config": {
-                                "files": [
-                                    {"path": f.path, "message": msg} for f, msg in plan.unreadable
-                                ]
-                            }
-                        }
-                    }
-                },
+                run_config={"ops": {"set_aside_usage_files": {"config": {"files": files}}}},
                 tags={"costsync/files": ",".join(k[:12] for k in keys)[:200]},
             )
         )
-    for day in sorted(plan.partitions):
-        checksums = plan.partitions[day]
+    for day, checksums in sorted(plan.partitions.items()):
         runs.append(
             PlannedRun(
                 run_key=partition_run_key(day, checksums),

@@ -19,51 +19,19 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
-from costsync_pipeline.partitions import PARTITIONS_START
+from costsync_pipeline.landing.registry import files_for_window
+from costsync_pipeline.landing.routing import partition_range, row_dates
 from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.schemas.usage import NormalizedUsage
-from costsync_pipeline.sources.containers import ROW, UnreadableFile
-from costsync_pipeline.sources.usage import UsageFile, read_usage_file
-from costsync_pipeline.transforms.normalize import normalize_usage, utc_dates
+from costsync_pipeline.sources.containers import ROW
+from costsync_pipeline.sources.usage import read_usage_file
+from costsync_pipeline.transforms.normalize import normalize_usage
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
 
-KIND = "usage"
 RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
 NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
-
-
-@dataclass(frozen=True)
-class FileInspection:
-    """What the sensor needs to know about a file: its format and the days it touches."""
-
-    source: str
-    rows_read: int
-    dates: tuple[dt.date, ...]
-
-
-def _row_dates(usage_file: UsageFile) -> pd.Series:
-    ts = ck.to_utc(usage_file.table.frame[usage_file.format.timestamp_column])
-    return utc_dates(ts)
-
-
-def partition_range(today: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last day a row may belong to (today's partition exists, tomorrow's not)."""
-    return dt.date.fromisoformat(PARTITIONS_START), today
-
-
-def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection:
-    """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
-    usage_file = read_usage_file(data, name)
-    first, last = partition_range(today)
-    dates = [d for d in _row_dates(usage_file).dropna().unique() if first <= d <= last]
-    if not dates:
-        col = usage_file.format.timestamp_column
-        raise UnreadableFile(
-            f"{name}: no row has a readable timestamp between {first} and {last} in column {col!r}"
-        )
-    return FileInspection(usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)))
 
 
 @dataclass
@@ -119,143 +87,6 @@ class WindowResult:
         return sum(f.total().rows_landed for f in self.files)
 
 
-def register_new_files(
-    engine: sa.Engine,
-    inbox_url: str,
-    raw_zone_url: str,
-    start: dt.date,
-    end: dt.date,
-    now: dt.datetime,
-) -> list[tuple[str, str]]:
-    """Land the inbox files not seen before whose rows touch [start, end).
-
-    Copies each into the raw zone and records it in ``landed_files``; sets aside the ones that
-    cannot be read. Returns (file name, message) for each file set aside.
-    """
-    files = inbox.list_inbox(inbox_url, KIND)
-    if not files:
-        return []
-    with engine.connect() as conn:
-        known = set(
-            conn.execute(
-                sa.select(t.landed_files.c.file_checksum).where(
-                    t.landed_files.c.file_checksum.in_({f.checksum for f in files})
-                )
-            ).scalars()
-        )
-    set_aside, rows = [], []
-    for f in files:
-        if f.checksum in known:
-            continue
-        known.add(f.checksum)  # the same content twice in one scan lands once
-        try:
-            info = inspect_usage_file(inbox.read_bytes(f.path), f.name, now.date())
-        except UnreadableFile as exc:
-            set_aside.append((f.name, str(exc)))
-            record_unreadable(engine, inbox_url, f, str(exc), now)
-            continue
-        if not any(start <= d < end for d in info.dates):
-            continue  # belongs to other partitions: their runs land it
-        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, KIND)
-        rows.append(
-            {
-                "file_checksum": f.checksum,
-                "kind": KIND,
-                "file_name": f.name,
-                "raw_path": raw_path,
-                "format": info.source,
-                "size_bytes": f.size,
-                "rows_read": info.rows_read,
-                "first_date": info.dates[0],
-                "last_date": info.dates[-1],
-                "status": "landed",
-                "message": None,
-                "received_at": f.modified_at,
-                "landed_at": now,
-            }
-        )
-    if rows:
-        _insert_ignore(engine, t.landed_files, rows)
-    return set_aside
-
-
-def record_unreadable(
-    engine: sa.Engine, inbox_url: str, f: inbox.InboxFile, message: str, now: dt.datetime
-) -> None:
-    """Set a file aside and say so in ``landed_files`` and ``rejected_records``."""
-    target = inbox.set_aside(inbox_url, KIND, f, message)
-    _insert_ignore(
-        engine,
-        t.landed_files,
-        [
-            {
-                "file_checksum": f.checksum,
-                "kind": KIND,
-                "file_name": f.name,
-                "raw_path": None,
-                "format": None,
-                "size_bytes": f.size,
-                "rows_read": None,
-                "first_date": None,
-                "last_date": None,
-                "status": "set_aside",
-                "message": f"{message} (moved to {target})",
-                "received_at": f.modified_at,
-                "landed_at": now,
-            }
-        ],
-    )
-    upsert_frame(
-        engine,
-        t.rejected_records,
-        pd.DataFrame(
-            [
-                {
-                    "file_checksum": f.checksum,
-                    "row_number": 0,
-                    "stage": "file",
-                    "column": "",
-                    "check": "readable",
-                    "source_file": f.name,
-                    "partition_date": None,
-                    "request_id": None,
-                    "value": None,
-                    "reason": message,
-                    "raw": None,
-                    "rejected_at": now,
-                }
-            ]
-        ),
-        insert_only_columns=("rejected_at",),
-        ignore_columns=(),
-        parallel=1,
-    )
-
-
-def _insert_ignore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None:
-    upsert_frame(
-        engine,
-        table,
-        pd.DataFrame(rows),
-        ignore_columns=(),
-        insert_only_columns=tuple(rows[0].keys()),
-        parallel=1,
-    )
-
-
-def files_for_window(engine: sa.Engine, start: dt.date, end: dt.date) -> list[dict]:
-    """Landed files whose rows may fall in [start, end), oldest received first."""
-    lf = t.landed_files
-    query = (
-        sa.select(lf)
-        .where(lf.c.kind == KIND, lf.c.status == "landed")
-        .where(lf.c.first_date < end, lf.c.last_date >= start)
-        .order_by(lf.c.received_at, lf.c.file_checksum)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
 def _process_file(
     meta: dict, start: dt.date, end: dt.date, today: dt.date
 ) -> tuple[FileOutcome, pd.DataFrame, pd.DataFrame]:
@@ -267,7 +98,7 @@ def _process_file(
     home_in_window = start <= home < end
     outcome = FileOutcome(checksum, name, usage_file.source)
 
-    days = _row_dates(usage_file)
+    days = row_dates(usage_file)
     day_values = days.astype(object)
     first, last = partition_range(today)
     undated = days.isna().to_numpy()
@@ -527,6 +358,3 @@ def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
             .limit(5)
         ).all()
     return {"rows": int(rows), "cost_usd": cost, "preview": [dict(r._mapping) for r in preview]}
-
-
-__all__ = ["FileInspection", "WindowResult", "inspect_usage_file", "land_usage_window"]

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from costsync_pipeline.landing.usage import land_usage_window, register_new_files
+from costsync_pipeline.landing.registry import register_new_files
+from costsync_pipeline.landing.usage import land_usage_window
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline_tests.conftest import NOW, SAMPLE_USAGE, drop, table_fingerprint, write
 

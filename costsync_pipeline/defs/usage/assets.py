@@ -6,11 +6,8 @@ import dagster as dg
 
 from costsync_pipeline.defs.usage.checks import USAGE_COSTS_CHECKS, usage_costs_check_results
 from costsync_pipeline.defs.usage.metadata import window_metadata
-from costsync_pipeline.landing.usage import (
-    files_for_window,
-    land_usage_window,
-    register_new_files,
-)
+from costsync_pipeline.landing.registry import files_for_window, register_new_files
+from costsync_pipeline.landing.usage import land_usage_window
 from costsync_pipeline.partitions import daily_partitions
 from costsync_pipeline.resources import InboxResource, WarehouseResource
 

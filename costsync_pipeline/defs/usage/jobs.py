@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from costsync_pipeline.landing import inbox as inbox_files
-from costsync_pipeline.landing.usage import record_unreadable
+from costsync_pipeline.landing.registry import record_unreadable
 from costsync_pipeline.resources import InboxResource, WarehouseResource
 
 usage_job = dg.define_asset_job(

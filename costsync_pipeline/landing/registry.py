@@ -1,0 +1,135 @@
+"""The registry of landed files (``landed_files``) and the raw zone that keeps them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+
+from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.planning import plan_usage_inbox
+from costsync_pipeline.landing.routing import KIND
+from costsync_pipeline.warehouse import tables as t
+from costsync_pipeline.warehouse.upsert import upsert_frame
+
+
+def register_new_files(
+    engine: sa.Engine,
+    inbox_url: str,
+    raw_zone_url: str,
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+) -> list[tuple[str, str]]:
+    """Land the inbox files not seen before whose rows touch [start, end).
+
+    Copies each into the raw zone and records it in ``landed_files``; sets aside the ones that
+    cannot be read. Returns (file name, message) for each file set aside.
+    """
+    plan = plan_usage_inbox(engine, inbox_url, now.date())
+    set_aside, rows = [], []
+    for f, message in plan.unreadable:
+        set_aside.append((f.name, message))
+        record_unreadable(engine, inbox_url, f, message, now)
+    for f, info in plan.readable:
+        if not any(start <= d < end for d in info.dates):
+            continue  # belongs to other partitions: their runs land it
+        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, KIND)
+        rows.append(
+            {
+                "file_checksum": f.checksum,
+                "kind": KIND,
+                "file_name": f.name,
+                "raw_path": raw_path,
+                "format": info.source,
+                "size_bytes": f.size,
+                "rows_read": info.rows_read,
+                "first_date": info.dates[0],
+                "last_date": info.dates[-1],
+                "status": "landed",
+                "message": None,
+                "received_at": f.modified_at,
+                "landed_at": now,
+            }
+        )
+    if rows:
+        _insert_ignore(engine, t.landed_files, rows)
+    return set_aside
+
+
+def record_unreadable(
+    engine: sa.Engine, inbox_url: str, f: inbox.InboxFile, message: str, now: dt.datetime
+) -> None:
+    """Set a file aside and say so in ``landed_files`` and ``rejected_records``."""
+    target = inbox.set_aside(inbox_url, KIND, f, message)
+    _insert_ignore(
+        engine,
+        t.landed_files,
+        [
+            {
+                "file_checksum": f.checksum,
+                "kind": KIND,
+                "file_name": f.name,
+                "raw_path": None,
+                "format": None,
+                "size_bytes": f.size,
+                "rows_read": None,
+                "first_date": None,
+                "last_date": None,
+                "status": "set_aside",
+                "message": f"{message} (moved to {target})",
+                "received_at": f.modified_at,
+                "landed_at": now,
+            }
+        ],
+    )
+    upsert_frame(
+        engine,
+        t.rejected_records,
+        pd.DataFrame(
+            [
+                {
+                    "file_checksum": f.checksum,
+                    "row_number": 0,
+                    "stage": "file",
+                    "column": "",
+                    "check": "readable",
+                    "source_file": f.name,
+                    "partition_date": None,
+                    "request_id": None,
+                    "value": None,
+                    "reason": message,
+                    "raw": None,
+                    "rejected_at": now,
+                }
+            ]
+        ),
+        insert_only_columns=("rejected_at",),
+        ignore_columns=(),
+        parallel=1,
+    )
+
+
+def _insert_ignore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None:
+    upsert_frame(
+        engine,
+        table,
+        pd.DataFrame(rows),
+        ignore_columns=(),
+        insert_only_columns=tuple(rows[0].keys()),
+        parallel=1,
+    )
+
+
+def files_for_window(engine: sa.Engine, start: dt.date, end: dt.date) -> list[dict]:
+    """Landed files whose rows may fall in [start, end), oldest received first."""
+    lf = t.landed_files
+    query = (
+        sa.select(lf)
+        .where(lf.c.kind == KIND, lf.c.status == "landed")
+        .where(lf.c.first_date < end, lf.c.last_date >= start)
+        .order_by(lf.c.received_at, lf.c.file_checksum)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
