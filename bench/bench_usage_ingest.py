@@ -208,8 +208,8 @@ def data_files(out: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     if not missing:
         log(f"reusing cached files for {rows:,} rows in {out}")
         return paths
-    cmd = [sys.executable, __file__, "--generate", "--rows", str(rows),
-           "--formats", ",".join(missing), "--out", str(out)]  # fmt: skip
+    cmd = [sys.executable, __file__, "--generate", "--rows", str(rows), "--out", str(out)]
+    cmd += ["--formats", ",".join(missing)]
     subprocess.run(cmd, check=True)
     return paths
 
@@ -260,7 +260,7 @@ def _stage_inbox(run_dir: Path, source: Path) -> tuple[Path, Path]:
     return inbox, raw_zone
 
 
-def run_child(fmt: str, source: Path, db_url: str, result_path: Path, profile: Path | None):
+def run_child(fmt: str, source: Path, db_url: str, result_path: Path, profile: Path | None) -> None:
     """Time first load and re-run of one file through the asset code; write a JSON result."""
     import sqlalchemy as sa
 
@@ -354,18 +354,8 @@ def run_format(fmt: str, source: Path, db_url: str, out: Path, profile: bool) ->
     """Run one format's measurement in a child process; its result, or the failure."""
     result_path = out / f"child-{fmt}.json"
     result_path.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        fmt,
-        "--source",
-        str(source),
-        "--db-url",
-        db_url,
-        "--out",
-        str(out),
-    ]
+    cmd = [sys.executable, __file__, "--child", fmt, "--out", str(out)]
+    cmd += ["--source", str(source), "--db-url", db_url]
     if profile:
         cmd += ["--profile-to", str(out / f"profile-{fmt}-{source.stem}.prof")]
     log(f"{fmt}: first load and re-run of {source.name}")
@@ -463,7 +453,8 @@ def render(report: dict) -> str:
         f"{env['cpus']} CPUs",
         "",
         f"{'format':<8} {'rows':>10} {'first s':>8} {'records/s':>10} {'x COPY':>7} "
-        f"{'re-run s':>9} {'re/first':>9} {'peak RSS MB':>12}   first = register + land",
+        f"{'re-run s':>9} {'re/first':>9} {'peak RSS MB':>12} {'(first load)':>13}   "
+        "first = register + land",
     ]
     for res in report["formats"]:
         if "error" in res:
@@ -471,10 +462,12 @@ def render(report: dict) -> str:
             continue
         ev = res["evaluation"]
         ratio = "n/a" if ev["copy_ratio"] is None else f"{ev['copy_ratio']:.2f}"
+        first_peak = f"({res['rss_after_first_load_mb']:,.0f})"
         lines.append(
             f"{res['format']:<8} {rows:>10,} {res['first_load_s']:>8.2f} "
             f"{ev['records_per_s']:>10,.0f} {ratio:>7} {res['rerun_s']:>9.2f} "
-            f"{ev['rerun_ratio']:>9.2f} {res['peak_rss_mb']:>12,.0f}   "
+            f"{ev['rerun_ratio']:>9.2f} {res['peak_rss_mb']:>12,.0f} "
+            f"{first_peak:>13}   "
             f"{res['register_s']:.2f} + {res['land_s']:.2f} s"
         )
     if raw:

@@ -31,6 +31,7 @@ from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
 
 RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
+PER_FILE_COLUMNS = ("source", "source_file", "source_received_at")
 NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
 
 
@@ -193,6 +194,23 @@ def _process_file(
     return outcome, good.drop(columns=ROW), rejected
 
 
+def _newest_per_request(goods: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], int]:
+    """A request in several files: keep the row from the file received last.
+
+    ``goods`` come in receipt order (received_at, checksum) with unique ids inside each file,
+    so the last occurrence in that order is the row of highest rank.
+    """
+    if len(goods) <= 1:
+        return goods, 0
+    ids = pd.concat([g["request_id"] for g in goods], ignore_index=True)
+    keep = ~ids.duplicated(keep="last").to_numpy()
+    kept, offset = [], 0
+    for g in goods:
+        kept.append(g[keep[offset : offset + len(g)]])
+        offset += len(g)
+    return kept, int((~keep).sum())
+
+
 def _utc(value) -> pd.Timestamp:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     ts = pd.Timestamp(value)
@@ -238,17 +256,25 @@ def land_usage_window(
         goods.append(good)
         rejects.append(rejected)
 
-    batch = pd.concat(goods, ignore_index=True) if goods else pd.DataFrame()
-    superseded = 0
-    if not batch.empty:
-        # A request in several files: the row from the latest file wins (ties: checksum, row).
-        batch = batch.sort_values(list(RANK_COLUMNS), kind="stable")
-        newest = ~batch["request_id"].duplicated(keep="last")
-        superseded = int((~newest).sum())
-        batch = batch[newest]
-        stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
-        batch = batch.assign(ingested_at=stamp, updated_at=stamp)
-    counts = upsert_frame(engine, t.usage_costs, batch, rank_columns=RANK_COLUMNS)
+    goods, superseded = _newest_per_request(goods)
+    stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
+    counts = UpsertCounts()
+    for good in goods:
+        if good.empty:
+            continue
+        # Columns with one value per file are bound once instead of sent with every row.
+        first = good.iloc[0]
+        constants = {c: first[c] for c in PER_FILE_COLUMNS} | {
+            "ingested_at": stamp,
+            "updated_at": stamp,
+        }
+        counts = counts + upsert_frame(
+            engine,
+            t.usage_costs,
+            good.drop(columns=list(PER_FILE_COLUMNS)),
+            constants=constants,
+            rank_columns=RANK_COLUMNS,
+        )
 
     rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
     _store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)

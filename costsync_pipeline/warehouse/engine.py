@@ -36,14 +36,22 @@ def make_engine(database_url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial wiring
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # SQLAlchemy's recipe: the driver stops issuing BEGIN itself, and we issue
+            # BEGIN IMMEDIATE below, so a transaction takes the write lock up front. Without
+            # it, two runs that both read before writing deadlock ("database is locked").
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            # WAL lets the UI read while a run writes; busy_timeout makes concurrent runs wait
-            # for the write lock instead of failing with "database is locked".
+            # WAL lets readers go on while a run writes; busy_timeout makes concurrent
+            # writers wait for the lock instead of failing.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if backend == "postgresql":

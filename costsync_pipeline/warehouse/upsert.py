@@ -1,15 +1,17 @@
 """Idempotent bulk upsert of a DataFrame into a warehouse table.
 
 PostgreSQL: the frame is split by a hash of its key over ``parallel`` connections; each streams
-its share with text ``COPY`` into a temporary staging table (rendered to CSV in a background
-thread while COPY consumes it), then runs one ``INSERT ... SELECT ... ORDER BY key ON CONFLICT
-DO UPDATE`` that only touches rows whose content changed. Sorting by key gives every writer the
+its share with ``COPY`` (CSV rendered by pyarrow in a background thread while COPY sends) into
+a temporary staging table, then runs one ``INSERT ... SELECT ... ORDER BY key ON CONFLICT DO
+UPDATE`` that only touches rows whose content changed. Sorting by key gives every writer the
 same lock order, so two runs of one partition at once wait for each other instead of
 deadlocking. The shares commit separately: a failure can leave a batch partly applied, and the
 idempotent re-run repairs it.
 
 SQLite: the same statement shape through a temporary table filled by ``executemany``.
 
+``constants`` are columns with one value for the whole batch (the file a batch came from, the
+load time): they are bound once in the INSERT instead of being sent with every row.
 ``rank_columns`` make the result independent of run order: an incoming row replaces a stored
 one only when its rank (for usage, the file's receipt time and row number) is not lower.
 Callers must pass frames with unique keys (``ON CONFLICT`` cannot touch one row twice).
@@ -21,18 +23,19 @@ import io
 import queue
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from costsync_pipeline.warehouse.engine import is_postgres
 
 COPY_CHUNK_ROWS = 100_000
 PARALLEL_MIN_ROWS = 50_000
-_NULL = r"\N"
 
 
 @dataclass(frozen=True)
@@ -49,84 +52,92 @@ class UpsertCounts:
         )
 
 
-def _key_columns(table: sa.Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns]
+@dataclass(frozen=True)
+class _Statement:
+    """One upsert statement shape: which columns come from staging and which are bound."""
 
+    engine: sa.Engine
+    table: sa.Table
+    columns: list[str]
+    constants: Mapping[str, object]
+    rank_columns: Sequence[str]
+    ignore_columns: Sequence[str]
+    insert_only_columns: Sequence[str]
 
-def _q(engine: sa.Engine, name: str) -> str:
-    return engine.dialect.identifier_preparer.quote(name)
+    def q(self, name: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote(name)
 
+    @property
+    def keys(self) -> list[str]:
+        return [c.name for c in self.table.primary_key.columns]
 
-def _upsert_sql(
-    engine: sa.Engine,
-    table: sa.Table,
-    staging: str,
-    columns: Sequence[str],
-    rank_columns: Sequence[str],
-    ignore_columns: Sequence[str],
-    insert_only_columns: Sequence[str],
-) -> str:
-    q = lambda n: _q(engine, n)  # noqa: E731
-    keys = _key_columns(table)
-    target = q(table.name)
-    col_list = ", ".join(q(c) for c in columns)
-    update_cols = [c for c in columns if c not in keys and c not in insert_only_columns]
-    compare = [
-        c
-        for c in columns
-        if c not in keys
-        and c not in rank_columns
-        and c not in ignore_columns
-        and c not in insert_only_columns
-    ]
-    pg = is_postgres(engine)
-    excluded = "EXCLUDED" if pg else "excluded"
-    conditions = []
-    if rank_columns:
-        mine = ", ".join(f"{target}.{q(c)}" for c in rank_columns)
-        theirs = ", ".join(f"{excluded}.{q(c)}" for c in rank_columns)
-        conditions.append(f"({theirs}) >= ({mine})")
-    if compare:
-        if pg:
+    def sql(self, staging: str, placeholder: str) -> str:
+        q, pg = self.q, is_postgres(self.engine)
+        target = q(self.table.name)
+        all_cols = self.columns + list(self.constants)
+        values = [q(c) for c in self.columns] + [placeholder] * len(self.constants)
+        skip_update = set(self.keys) | set(self.insert_only_columns)
+        update_cols = [c for c in all_cols if c not in skip_update]
+        no_compare = skip_update | set(self.rank_columns) | set(self.ignore_columns)
+        compare = [c for c in all_cols if c not in no_compare]
+        excluded = "EXCLUDED" if pg else "excluded"
+        conditions = []
+        if self.rank_columns:
+            mine = ", ".join(f"{target}.{q(c)}" for c in self.rank_columns)
+            theirs = ", ".join(f"{excluded}.{q(c)}" for c in self.rank_columns)
+            conditions.append(f"({theirs}) >= ({mine})")
+        if compare and pg:
             mine = ", ".join(f"{target}.{q(c)}" for c in compare)
             theirs = ", ".join(f"{excluded}.{q(c)}" for c in compare)
             conditions.append(f"({mine}) IS DISTINCT FROM ({theirs})")
-        else:
-            conditions.append(
-                "("
-                + " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
-                + ")"
+        elif compare:
+            changed = " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
+            conditions.append(f"({changed})")
+        if update_cols:
+            action = "DO UPDATE SET " + ", ".join(
+                f"{q(c)} = {excluded}.{q(c)}" for c in update_cols
             )
-    if update_cols:
-        sets = ", ".join(f"{q(c)} = {excluded}.{q(c)}" for c in update_cols)
-        action = f"DO UPDATE SET {sets}"
-        if conditions:
-            action += " WHERE " + " AND ".join(conditions)
-    else:
-        action = "DO NOTHING"
-    order = ", ".join(q(k) for k in keys)
-    where_true = "" if pg else " WHERE true"  # SQLite needs it to parse ON CONFLICT after SELECT
-    return (
-        f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staging}{where_true} "
-        f"ORDER BY {order} ON CONFLICT ({order}) {action}"
-    )
+            if conditions:
+                action += " WHERE " + " AND ".join(conditions)
+        else:
+            action = "DO NOTHING"
+        order = ", ".join(q(k) for k in self.keys)
+        where_true = "" if pg else " WHERE true"  # SQLite parses ON CONFLICT after it
+        return (
+            f"INSERT INTO {target} ({', '.join(q(c) for c in all_cols)}) "
+            f"SELECT {', '.join(values)} FROM {staging}{where_true} "
+            f"ORDER BY {order} ON CONFLICT ({order}) {action}"
+        )
 
 
-def _render_csv_chunks(frame: pd.DataFrame, out: queue.Queue) -> None:
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """Naive UTC timestamps render ~30x faster than aware ones; sessions run in UTC."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        out[name] = col
+    return pa.Table.from_pandas(pd.DataFrame(out, index=frame.index), preserve_index=False)
+
+
+def _render_csv_chunks(table: pa.Table, out: queue.Queue) -> None:
+    # Strings are always quoted, so "" is an empty string and an unquoted empty field is NULL.
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     try:
-        for start in range(0, len(frame), COPY_CHUNK_ROWS):
-            chunk = frame.iloc[start : start + COPY_CHUNK_ROWS]
-            buf = io.StringIO()
-            chunk.to_csv(buf, index=False, header=False, na_rep=_NULL)
-            out.put(buf.getvalue().encode())
+        for start in range(0, table.num_rows, COPY_CHUNK_ROWS):
+            buf = io.BytesIO()
+            pacsv.write_csv(table.slice(start, COPY_CHUNK_ROWS), buf, options)
+            out.put(buf.getvalue())
         out.put(None)
     except BaseException as exc:  # surfaced in the COPY thread
         out.put(exc)
 
 
-def _stream(frame: pd.DataFrame) -> Iterator[bytes]:
+def _stream(table: pa.Table) -> Iterator[bytes]:
+    """CSV blocks rendered in a background thread (pyarrow releases the GIL) while COPY sends."""
     chunks: queue.Queue = queue.Queue(maxsize=4)
-    worker = threading.Thread(target=_render_csv_chunks, args=(frame, chunks), daemon=True)
+    worker = threading.Thread(target=_render_csv_chunks, args=(table, chunks), daemon=True)
     worker.start()
     while True:
         item = chunks.get()
@@ -138,45 +149,29 @@ def _stream(frame: pd.DataFrame) -> Iterator[bytes]:
     worker.join()
 
 
-def _for_copy(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
-    """Naive UTC timestamps render ~30x faster than aware ones; sessions run in UTC."""
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):
-            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
-        out[name] = col
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _pg_upsert_part(
-    engine: sa.Engine, table: sa.Table, part: pd.DataFrame, sql_for
-) -> UpsertCounts:
+def _pg_upsert_part(stmt: _Statement, part: pd.DataFrame) -> UpsertCounts:
     staging = f"stg_{uuid.uuid4().hex[:12]}"
-    cols = list(part.columns)
-    col_list = ", ".join(_q(engine, c) for c in cols)
-    with engine.begin() as conn:
-        dbapi = conn.connection.driver_connection
-        with dbapi.cursor() as cur:
-            cur.execute(
-                f"CREATE TEMP TABLE {staging} (LIKE {_q(engine, table.name)} INCLUDING DEFAULTS) "
-                "ON COMMIT DROP"
-            )
-            with cur.copy(
-                f"COPY {staging} ({col_list}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
-            ) as copy:
-                for block in _stream(_for_copy(part, table)):
-                    copy.write(block)
-            cur.execute(
-                f"WITH up AS ({sql_for(staging)} RETURNING (xmax = 0) AS inserted) "
-                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-                "FROM up"
-            )
-            inserted, updated = cur.fetchone()
+    col_list = ", ".join(stmt.q(c) for c in part.columns)
+    with stmt.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+        # Only the columns sent, without NOT NULL: constants are added by the INSERT.
+        cur.execute(
+            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
+            f"SELECT {col_list} FROM {stmt.q(stmt.table.name)} WITH NO DATA"
+        )
+        with cur.copy(f"COPY {staging} ({col_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+            for block in _stream(_arrow(part)):
+                copy.write(block)
+        cur.execute(
+            f"WITH up AS ({stmt.sql(staging, '%s')} RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
+            "FROM up",
+            list(stmt.constants.values()),
+        )
+        inserted, updated = cur.fetchone()
     return UpsertCounts(inserted, updated, len(part) - inserted - updated)
 
 
-def _sqlite_value_frame(frame: pd.DataFrame) -> list[tuple]:
+def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
     out = {}
     for name in frame.columns:
         col = frame[name]
@@ -184,32 +179,38 @@ def _sqlite_value_frame(frame: pd.DataFrame) -> list[tuple]:
             col = col.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         elif pd.api.types.is_datetime64_dtype(col.dtype):
             col = col.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_date(col.dtype.pyarrow_dtype):
+            col = col.astype("str")
         out[name] = col.astype(object).where(col.notna(), None)
     return list(pd.DataFrame(out).itertuples(index=False, name=None))
 
 
-def _sqlite_upsert(
-    engine: sa.Engine, table: sa.Table, frame: pd.DataFrame, sql_for
-) -> UpsertCounts:
+def _sqlite_constant(value):
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _sqlite_upsert(stmt: _Statement, frame: pd.DataFrame) -> UpsertCounts:
     staging = f"stg_{uuid.uuid4().hex[:12]}"
-    cols = list(frame.columns)
-    col_list = ", ".join(_q(engine, c) for c in cols)
-    keys = _key_columns(table)
-    join = " AND ".join(f"s.{_q(engine, k)} = t.{_q(engine, k)}" for k in keys)
-    with engine.begin() as conn:
+    col_list = ", ".join(stmt.q(c) for c in frame.columns)
+    target = stmt.q(stmt.table.name)
+    join = " AND ".join(f"s.{stmt.q(k)} = t.{stmt.q(k)}" for k in stmt.keys)
+    with stmt.engine.begin() as conn:
         conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {staging} AS SELECT {col_list} FROM {_q(engine, table.name)} "
-            "WHERE 0"
+            f"CREATE TEMP TABLE {staging} AS SELECT {col_list} FROM {target} WHERE 0"
         )
-        placeholders = ", ".join("?" for _ in cols)
         conn.exec_driver_sql(
-            f"INSERT INTO {staging} ({col_list}) VALUES ({placeholders})",
-            _sqlite_value_frame(frame),
+            f"INSERT INTO {staging} ({col_list}) VALUES ({', '.join('?' for _ in frame.columns)})",
+            _sqlite_rows(frame),
         )
         existing = conn.exec_driver_sql(
-            f"SELECT count(*) FROM {staging} s JOIN {_q(engine, table.name)} t ON {join}"
+            f"SELECT count(*) FROM {staging} s JOIN {target} t ON {join}"
         ).scalar_one()
-        changed = conn.exec_driver_sql(sql_for(staging)).rowcount
+        changed = conn.exec_driver_sql(
+            stmt.sql(staging, "?"),
+            tuple(_sqlite_constant(v) for v in stmt.constants.values()),
+        ).rowcount
         conn.exec_driver_sql(f"DROP TABLE {staging}")
     inserted = len(frame) - existing
     updated = changed - inserted
@@ -221,6 +222,7 @@ def upsert_frame(
     table: sa.Table,
     frame: pd.DataFrame,
     *,
+    constants: Mapping[str, object] | None = None,
     rank_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = ("updated_at",),
     insert_only_columns: Sequence[str] = ("ingested_at",),
@@ -233,35 +235,28 @@ def upsert_frame(
     """
     if frame.empty:
         return UpsertCounts()
-    keys = _key_columns(table)
-    if frame.duplicated(subset=keys).any():
+    constants = dict(constants or {})
+    stmt = _Statement(
+        engine,
+        table,
+        [c for c in frame.columns if c not in constants],
+        constants,
+        rank_columns,
+        ignore_columns,
+        [c for c in insert_only_columns if c in frame.columns or c in constants],
+    )
+    frame = frame[stmt.columns]
+    if frame.duplicated(subset=stmt.keys).any():
         raise ValueError(f"upsert into {table.name}: the batch repeats keys; collapse it first")
-    columns = list(frame.columns)
-    insert_only = [c for c in insert_only_columns if c in columns]
-
-    def sql_for(staging: str) -> str:
-        return _upsert_sql(
-            engine, table, staging, columns, rank_columns, ignore_columns, insert_only
-        )
-
     if not is_postgres(engine):
-        return _sqlite_upsert(engine, table, frame, sql_for)
+        return _sqlite_upsert(stmt, frame)
     if parallel <= 1 or len(frame) < PARALLEL_MIN_ROWS:
-        return _pg_upsert_part(engine, table, frame, sql_for)
-    shard = pd.util.hash_pandas_object(frame[keys], index=False).to_numpy() % parallel
+        return _pg_upsert_part(stmt, frame)
+    shard = pd.util.hash_pandas_object(frame[stmt.keys], index=False).to_numpy() % parallel
     parts = [frame[shard == i] for i in range(parallel)]
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        results = list(pool.map(lambda p: _pg_upsert_part(engine, table, p, sql_for), parts))
+        results = list(pool.map(lambda part: _pg_upsert_part(stmt, part), parts))
     total = UpsertCounts()
     for r in results:
         total = total + r
     return total
-
-
-def upsert_records(
-    engine: sa.Engine, table: sa.Table, records: list[dict], **kwargs
-) -> UpsertCounts:
-    """Convenience for small bookkeeping tables."""
-    if not records:
-        return UpsertCounts()
-    return upsert_frame(engine, table, pd.DataFrame.from_records(records), parallel=1, **kwargs)

@@ -124,16 +124,17 @@ def test_fixed_rule_clears_an_earlier_rejection(engine, inbox):
         "request_id,provider,model,timestamp\nr1,openai,gpt-4o,2026-11-20T10:00:00Z\n",
     )
     land(engine, inbox)
+    landed = usage_rows(engine).iloc[0]
     with engine.begin() as conn:
         conn.execute(
             sa.insert(t.rejected_records).values(
-                file_checksum=usage_rows(engine).iloc[0]["source_file"],
+                file_checksum=landed["source_file"],
                 row_number=1,
                 stage="raw",
                 column="model",
                 check="made_up",
                 source_file="a.csv",
-                partition_date=usage_rows(engine).iloc[0]["usage_date"],
+                partition_date=landed["usage_date"],
                 reason="stale",
                 rejected_at=sa.func.now(),
             )
