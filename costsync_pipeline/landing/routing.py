@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from costsync_pipeline.partitions import PARTITIONS_START
 from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.sources.containers import UnreadableFile
 from costsync_pipeline.sources.usage import UsageFile, read_usage_file
-from costsync_pipeline.transforms.normalize import utc_dates
 
 KIND = "usage"
 
@@ -25,9 +25,30 @@ class FileInspection:
     dates: tuple[dt.date, ...]
 
 
-def row_dates(usage_file: UsageFile) -> pd.Series:
-    ts = ck.to_utc(usage_file.table.frame[usage_file.format.timestamp_column])
-    return utc_dates(ts)
+EPOCH = dt.date(1970, 1, 1)
+NO_DAY = np.iinfo(np.int64).min
+
+
+def row_timestamps(usage_file: UsageFile) -> pd.Series:
+    """Each row's timestamp in UTC (NaT where it cannot be read)."""
+    return ck.to_utc(usage_file.table.frame[usage_file.format.timestamp_column])
+
+
+def day_numbers(ts: pd.Series) -> np.ndarray:
+    """UTC days since 1970-01-01 as integers (``NO_DAY`` for NaT): cheap to compare and
+    count, unlike a million date objects."""
+    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    days = naive.astype("datetime64[D]").astype(np.int64)
+    days[np.isnat(naive)] = NO_DAY
+    return days
+
+
+def day_number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def day_of(number: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(number))
 
 
 def partition_range(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -39,7 +60,9 @@ def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
     usage_file = read_usage_file(data, name)
     first, last = partition_range(today)
-    dates = [d for d in row_dates(usage_file).dropna().unique() if first <= d <= last]
+    days = np.unique(day_numbers(row_timestamps(usage_file)))
+    lo, hi = day_number(first), day_number(last)
+    dates = [day_of(d) for d in days if lo <= d <= hi]
     if not dates:
         col = usage_file.format.timestamp_column
         raise UnreadableFile(

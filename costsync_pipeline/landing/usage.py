@@ -15,16 +15,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
 from costsync_pipeline.landing.registry import files_for_window
-from costsync_pipeline.landing.routing import partition_range, row_dates
+from costsync_pipeline.landing.routing import (
+    NO_DAY,
+    day_number,
+    day_numbers,
+    day_of,
+    partition_range,
+    row_timestamps,
+)
 from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.schemas.usage import NormalizedUsage
 from costsync_pipeline.sources.containers import ROW
-from costsync_pipeline.sources.usage import read_usage_file
+from costsync_pipeline.sources.usage import UsageFile, read_usage_file
 from costsync_pipeline.transforms.normalize import normalize_usage
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
 from costsync_pipeline.warehouse import tables as t
@@ -88,73 +96,100 @@ class WindowResult:
         return sum(f.total().rows_landed for f in self.files)
 
 
+@dataclass
+class _Routes:
+    """Where each row of a file goes, as integer UTC day numbers (see ``routing``)."""
+
+    day: np.ndarray  # the row's day; undated and out-of-range rows get the home day
+    in_window: np.ndarray
+    duplicate: np.ndarray  # an earlier record of a request id repeated later in the file
+    out_of_range: np.ndarray
+    by_row: pd.Series  # row number -> day number
+
+    def day_of_rows(self, rows: pd.Series) -> pd.Series:
+        return rows.map(self.by_row)
+
+
+def _route(usage_file: UsageFile, ts: pd.Series, home: dt.date, start, end, today) -> _Routes:
+    fmt, frame = usage_file.format, usage_file.table.frame
+    day = day_numbers(ts)
+    first, last = (day_number(d) for d in partition_range(today))
+    undated = day == NO_DAY
+    out_of_range = ~undated & ((day < first) | (day > last))
+    day = np.where(undated | out_of_range, day_number(home), day)
+    in_window = (day >= day_number(start)) & (day < day_number(end))
+    keys = frame[fmt.key_column].astype("str").str.strip()
+    keys = keys.where(~ck.blank_mask(frame[fmt.key_column]))
+    duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
+    by_row = pd.Series(day, index=frame[ROW].to_numpy())
+    return _Routes(day, in_window, duplicate, out_of_range, by_row)
+
+
+def _count(outcome: FileOutcome, field_name: str, days: np.ndarray) -> None:
+    for number, n in zip(*np.unique(days, return_counts=True), strict=True):
+        stats = outcome.days.setdefault(day_of(number), FileDayStats())
+        setattr(stats, field_name, getattr(stats, field_name) + int(n))
+
+
+def _unreadable_rows(usage_file: UsageFile) -> pd.DataFrame:
+    errs = usage_file.table.row_errors
+    return pd.DataFrame(
+        {
+            "row_number": [e.row for e in errs],
+            "stage": "read",
+            "column": "",
+            "check": "parse",
+            "value": None,
+            "reason": [e.reason for e in errs],
+            "request_id": None,
+            "raw": [e.raw for e in errs],
+        }
+    )
+
+
+def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, today) -> pd.DataFrame:
+    fmt, frame = usage_file.format, usage_file.table.frame
+    first, last = partition_range(today)
+    col = fmt.timestamp_column
+    return pd.DataFrame(
+        {
+            "row_number": rows[ROW].to_numpy(),
+            "stage": "raw",
+            "column": col,
+            "check": "within_partitions",
+            "value": rows[col].astype("str").to_numpy(),
+            "reason": f"{col}: outside the partitions ({first} to {last}, UTC)",
+            "request_id": rows[fmt.key_column].astype("str").to_numpy(),
+            "raw": rows[ROW].map(raw_json(frame, rows[ROW])).to_numpy(),
+        }
+    )
+
+
 def _process_file(
     meta: dict, start: dt.date, end: dt.date, today: dt.date
 ) -> tuple[FileOutcome, pd.DataFrame, pd.DataFrame]:
     """One landed file, the rows of [start, end): (outcome, good rows, rejections)."""
-    name, checksum = meta["file_name"], meta["file_checksum"]
+    name, checksum, home = meta["file_name"], meta["file_checksum"], meta["first_date"]
     usage_file = read_usage_file(inbox.read_bytes(meta["raw_path"]), name)
     fmt, frame = usage_file.format, usage_file.table.frame
-    home = meta["first_date"]
-    home_in_window = start <= home < end
     outcome = FileOutcome(checksum, name, usage_file.source)
-
-    days = row_dates(usage_file)
-    day_values = days.astype(object)
-    first, last = partition_range(today)
-    undated = days.isna().to_numpy()
-    out_of_range = (~undated) & ((day_values < first) | (day_values > last)).to_numpy(dtype=bool)
-    day_values = day_values.where(~(undated | out_of_range), home)
-    in_window = ((day_values >= start) & (day_values < end)).to_numpy(dtype=bool)
-    keys = (
-        frame[fmt.key_column].astype("str").str.strip().where(~ck.blank_mask(frame[fmt.key_column]))
-    )
-    duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
-
-    row_day = pd.Series(day_values.to_numpy(), index=frame[ROW].to_numpy())
-    window = frame[in_window & ~duplicate & ~out_of_range]
-    for day, n in pd.Series(day_values[in_window]).value_counts().items():
-        outcome.days.setdefault(day, FileDayStats()).rows_read += int(n)
-    for day, n in pd.Series(day_values[in_window & duplicate]).value_counts().items():
-        outcome.days[day].rows_duplicate += int(n)
+    ts = row_timestamps(usage_file)
+    routes = _route(usage_file, ts, home, start, end, today)
+    _count(outcome, "rows_read", routes.day[routes.in_window])
+    _count(outcome, "rows_duplicate", routes.day[routes.in_window & routes.duplicate])
 
     rejections = []
-    if home_in_window and usage_file.table.row_errors:
-        errs = usage_file.table.row_errors
-        outcome.days.setdefault(home, FileDayStats()).rows_read += len(errs)
+    if start <= home < end and usage_file.table.row_errors:
+        # Lines that could not be parsed belong to no day: they count on the home day.
+        _count(outcome, "rows_read", np.full(len(usage_file.table.row_errors), day_number(home)))
+        rejections.append(_unreadable_rows(usage_file))
+    candidates = routes.in_window & ~routes.duplicate
+    if (candidates & routes.out_of_range).any():
         rejections.append(
-            pd.DataFrame(
-                {
-                    "row_number": [e.row for e in errs],
-                    "stage": "read",
-                    "column": "",
-                    "check": "parse",
-                    "value": None,
-                    "reason": [e.reason for e in errs],
-                    "request_id": None,
-                    "raw": [e.raw for e in errs],
-                }
-            )
+            _outside_partitions(usage_file, frame[candidates & routes.out_of_range], today)
         )
 
-    late_or_early = frame[in_window & ~duplicate & out_of_range]
-    if not late_or_early.empty:
-        ts_col = fmt.timestamp_column
-        rejections.append(
-            pd.DataFrame(
-                {
-                    "row_number": late_or_early[ROW].to_numpy(),
-                    "stage": "raw",
-                    "column": ts_col,
-                    "check": "within_partitions",
-                    "value": late_or_early[ts_col].astype("str").to_numpy(),
-                    "reason": f"{ts_col}: outside the partitions ({first} to {last}, UTC)",
-                    "request_id": late_or_early[fmt.key_column].astype("str").to_numpy(),
-                    "raw": late_or_early[ROW].map(raw_json(frame, late_or_early[ROW])).to_numpy(),
-                }
-            )
-        )
-
+    window = frame[candidates & ~routes.out_of_range]
     good_raw, raw_rejects = validate_lazily(window, fmt.raw_schema, "raw", fmt.key_column)
     records = fmt.to_records(good_raw.drop(columns=ROW))
     records[ROW] = good_raw[ROW]
@@ -163,6 +198,7 @@ def _process_file(
         source=usage_file.source,
         file_checksum=checksum,
         received_at=_utc(meta["received_at"]),
+        occurred_at=ts.loc[good_raw.index],
     )
     normalized[ROW] = good_raw[ROW]
     good, norm_rejects = validate_lazily(
@@ -179,13 +215,15 @@ def _process_file(
             raws = raw_json(frame, part["row_number"])
             rejections.append(part.assign(raw=part["row_number"].map(raws)))
 
-    for day, n in row_day.loc[good[ROW].to_numpy()].value_counts().items():
-        outcome.days[day].rows_landed += int(n)
+    _count(outcome, "rows_landed", routes.day_of_rows(good[ROW]).to_numpy())
     rejected = pd.concat(rejections, ignore_index=True) if rejections else _empty_rejections()
-    rejected_rows = rejected.drop_duplicates("row_number")
-    for day, n in rejected_rows["row_number"].map(row_day.get).fillna(home).value_counts().items():
-        outcome.days.setdefault(day, FileDayStats()).rows_rejected += int(n)
-    rejected["partition_date"] = rejected["row_number"].map(row_day.get).fillna(home)
+    rejected_days = routes.day_of_rows(rejected["row_number"]).fillna(day_number(home))
+    _count(
+        outcome,
+        "rows_rejected",
+        rejected_days[~rejected["row_number"].duplicated()].to_numpy(dtype=np.int64),
+    )
+    rejected["partition_date"] = rejected_days.map(day_of)
     rejected["file_checksum"] = checksum
     rejected["source_file"] = name
     for day, s in outcome.days.items():

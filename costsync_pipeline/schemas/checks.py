@@ -11,6 +11,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 MISSING_TEXT = ("", "null", "none", "nan")
+# The same words as written, so a trimmed column is tested with one isin, no lower-casing.
+MISSING_VARIANTS = tuple({v for w in MISSING_TEXT for v in (w, w.upper(), w.title())} | {"NaN"})
 TRUE_TEXT = ("true", "t", "1", "yes", "y")
 FALSE_TEXT = ("false", "f", "0", "no", "n")
 
@@ -23,8 +25,7 @@ def blank_mask(s: pd.Series) -> pd.Series:
     """True where a value is missing: NA, empty, whitespace or a literal NULL/None."""
     mask = s.isna()
     if _is_text(s):
-        text = s.astype("str").str.strip().str.lower()
-        mask = mask | text.isin(MISSING_TEXT)
+        mask = mask | s.astype("str").str.strip().isin(MISSING_VARIANTS)
     return mask.fillna(True).astype(bool)
 
 

@@ -17,14 +17,7 @@ TOKEN_COLUMNS = (
     "output_tokens",
     "reasoning_tokens",
 )
-TEXT_COLUMNS = (
-    "organization_id",
-    "team_id",
-    "user_id",
-    "workflow_id",
-    "original_model",
-    "budget_status",
-)
+ID_COLUMNS = ("organization_id", "team_id", "user_id", "workflow_id")
 DEFAULT_CURRENCY = "USD"
 DEFAULT_SERVICE_TIER = "standard"
 
@@ -38,13 +31,17 @@ class NormalizeStats:
 def _text(s: pd.Series) -> pd.Series:
     """Trimmed text with blanks as missing, in pandas' (Arrow-backed) string dtype."""
     out = s.astype("str").str.strip()
-    return out.where(~ck.blank_mask(s)).astype("str")
+    return out.where(~out.isin(ck.MISSING_VARIANTS))
 
 
 def _decimal_text(s: pd.Series) -> pd.Series:
     """Decimal text exactly as written (floats from typed containers in shortest form)."""
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("str").where(s.notna()).astype("str")
+        # Arrow prints the shortest text that reads back as the same double.
+        text = pa.array(s.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True)
+        return pd.Series(
+            pd.arrays.ArrowStringArray(text.cast(pa.large_string())), index=s.index
+        ).astype("str")
     return _text(s).str.lstrip("+")
 
 
@@ -56,7 +53,12 @@ def utc_dates(occurred_at: pd.Series) -> pd.Series:
 
 
 def normalize_usage(
-    records: pd.DataFrame, *, source: str, file_checksum: str, received_at: pd.Timestamp
+    records: pd.DataFrame,
+    *,
+    source: str,
+    file_checksum: str,
+    received_at: pd.Timestamp,
+    occurred_at: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, NormalizeStats]:
     """Map records in the costsync vocabulary to ``usage_costs`` columns.
 
@@ -64,7 +66,7 @@ def normalize_usage(
     which names the column; nothing is dropped in this function.
     """
     idx = records.index
-    occurred = ck.to_utc(records["timestamp"])
+    occurred = ck.to_utc(records["timestamp"]) if occurred_at is None else occurred_at
     cost = _decimal_text(records["cost"])
     currency = _text(records["currency"]).str.upper()
     defaulted = currency.isna() & cost.notna()
@@ -75,7 +77,7 @@ def normalize_usage(
         "source": pd.Series(source, index=idx, dtype="str"),
         "occurred_at": occurred,
         "usage_date": utc_dates(occurred),
-        **{c: _text(records[c]) for c in TEXT_COLUMNS[:4]},
+        **{c: _text(records[c]) for c in ID_COLUMNS},
         "provider": _text(records["provider"]).str.lower(),
         "model": _text(records["model"]).str.lower(),
         "original_model": _text(records["original_model"]),
