@@ -58,7 +58,7 @@ def partition_range(today: dt.date) -> tuple[dt.date, dt.date]:
 
 def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection:
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
-    usage_file = read_usage_file(data, name)
+    usage_file = read_usage_file(data, name, routing_only=True)
     first, last = partition_range(today)
     days = np.unique(day_numbers(row_timestamps(usage_file)))
     lo, hi = day_number(first), day_number(last)

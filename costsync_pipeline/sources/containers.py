@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 ROW = "_row"
 BOM = b"\xef\xbb\xbf"
@@ -40,9 +41,12 @@ class RawTable:
     container: str
     frame: pd.DataFrame
     row_errors: list[RowError] = field(default_factory=list)
+    all_columns: list[str] | None = None  # set when only some columns were read
 
     @property
     def columns(self) -> list[str]:
+        if self.all_columns is not None:
+            return list(self.all_columns)
         return [c for c in self.frame.columns if c != ROW]
 
     @property
@@ -77,12 +81,17 @@ def _with_rows(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFr
     return frame
 
 
-def _read_parquet(data: bytes, name: str) -> RawTable:
+def _read_parquet(data: bytes, name: str, columns=None) -> RawTable:
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        if columns is not None:
+            names = pq.read_schema(io.BytesIO(data)).names
+            columns = columns(names)
+        frame = pd.read_parquet(io.BytesIO(data), columns=columns)
+    except UnreadableFile:
+        raise
     except Exception as exc:
         raise UnreadableFile(f"{name}: not a readable Parquet file ({exc})") from exc
-    return RawTable("parquet", _with_rows(frame))
+    return RawTable("parquet", _with_rows(frame), all_columns=names if columns else None)
 
 
 def _read_json_document(data: bytes, name: str) -> RawTable:
@@ -231,11 +240,16 @@ READERS = {
 }
 
 
-def read_container(data: bytes, name: str) -> RawTable:
+def read_container(data: bytes, name: str, columns=None) -> RawTable:
+    """Read a whole file. ``columns``, given the file's column names, picks the ones to read;
+    containers that can read a subset cheaply (Parquet) honour it, the others read all."""
     container = detect_container(data[:SNIFF_BYTES])
     if container == "empty":
         raise UnreadableFile(f"{name}: the file is empty")
-    table = READERS[container](data, name)
+    if container == "parquet":
+        table = _read_parquet(data, name, columns)
+    else:
+        table = READERS[container](data, name)
     if table.rows_read == 0:
         raise UnreadableFile(f"{name}: the file holds no data rows")
     return table

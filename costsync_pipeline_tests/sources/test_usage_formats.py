@@ -134,3 +134,14 @@ def test_jsonl_timestamps_stay_text_so_offsets_are_known():
     content = (json.dumps(RECORD) + "\n").encode()
     frame = read_usage_file(content, "t.jsonl").table.frame
     assert frame["timestamp"].iloc[0] == "2026-11-20T10:00:00Z"
+
+
+def test_routing_read_of_parquet_takes_only_key_and_timestamp():
+    content = parquet_bytes(pd.DataFrame([RECORD, RECORD | {"request_id": "r2"}]))
+    usage_file = read_usage_file(content, "p.parquet", routing_only=True)
+    assert usage_file.format.name == "costsync"
+    assert list(usage_file.table.frame.columns) == ["request_id", "timestamp", ROW]
+    assert "provider" in usage_file.table.columns
+    missing = parquet_bytes(pd.DataFrame([{"request_id": "r1", "provider": "openai"}]))
+    with pytest.raises(UnreadableFile, match=r"lacks required column\(s\) \['timestamp'\]"):
+        read_usage_file(missing, "p.parquet", routing_only=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import pandas as pd
+
 from costsync_pipeline.sources.containers import RawTable, UnreadableFile, read_container
 from costsync_pipeline.sources.usage.base import UsageFile, UsageFormat
 
@@ -41,10 +43,24 @@ def detect_format(table: RawTable, name: str) -> UsageFormat:
     )
 
 
-def read_usage_file(data: bytes, name: str) -> UsageFile:
-    """Read a usage export of any known format; raises UnreadableFile with the reason."""
-    table = read_container(data, name)
-    fmt = detect_format(table, name)
+def read_usage_file(data: bytes, name: str, routing_only: bool = False) -> UsageFile:
+    """Read a usage export of any known format; raises UnreadableFile with the reason.
+
+    ``routing_only`` may skip every column but the key and the timestamp (where the
+    container allows it), for callers that only need to know which days a file touches.
+    """
+    if not routing_only:
+        table = read_container(data, name)
+        return UsageFile(name=name, format=detect_format(table, name), table=table)
+    found: list[UsageFormat] = []
+
+    def routing_columns(names: list[str]) -> list[str]:
+        fmt = detect_format(RawTable("parquet", pd.DataFrame(columns=names)), name)
+        found.append(fmt)
+        return [fmt.key_column, fmt.timestamp_column]
+
+    table = read_container(data, name, columns=routing_columns)
+    fmt = found[0] if found else detect_format(table, name)
     return UsageFile(name=name, format=fmt, table=table)
 
 
