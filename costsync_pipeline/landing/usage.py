@@ -13,6 +13,7 @@ reported with the file's first day, its "home" day, so each is counted exactly o
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,8 @@ from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
 
 RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
+# Rows validated per step; each step's upsert overlaps the next step's validation.
+CHUNK_ROWS = 250_000
 PER_FILE_COLUMNS = ("source", "source_file", "source_received_at")
 NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
 
@@ -165,40 +168,57 @@ def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, today) -> pd.
     )
 
 
-def _process_file(
-    meta: dict, start: dt.date, end: dt.date, today: dt.date
-) -> tuple[FileOutcome, pd.DataFrame, pd.DataFrame]:
-    """One landed file, the rows of [start, end): (outcome, good rows, rejections)."""
-    name, checksum, home = meta["file_name"], meta["file_checksum"], meta["first_date"]
+@dataclass
+class _Prepared:
+    """A file read and routed; its window rows are validated chunk by chunk afterwards."""
+
+    meta: dict
+    usage_file: UsageFile
+    timestamps: pd.Series
+    routes: _Routes
+    outcome: FileOutcome
+    window: pd.DataFrame
+    rejections: list[pd.DataFrame] = field(default_factory=list)
+    landed_ids: list[pd.Series] = field(default_factory=list)
+
+
+def _prepare_file(meta: dict, start: dt.date, end: dt.date, today: dt.date) -> _Prepared:
+    """Read a landed file and route its rows: counts read and duplicate rows per day."""
+    name, home = meta["file_name"], meta["first_date"]
     usage_file = read_usage_file(inbox.read_bytes(meta["raw_path"]), name)
-    fmt, frame = usage_file.format, usage_file.table.frame
-    outcome = FileOutcome(checksum, name, usage_file.source)
+    frame = usage_file.table.frame
     ts = row_timestamps(usage_file)
     routes = _route(usage_file, ts, home, start, end, today)
+    outcome = FileOutcome(meta["file_checksum"], name, usage_file.source)
     _count(outcome, "rows_read", routes.day[routes.in_window])
     _count(outcome, "rows_duplicate", routes.day[routes.in_window & routes.duplicate])
-
-    rejections = []
+    candidates = routes.in_window & ~routes.duplicate
+    prepared = _Prepared(
+        meta, usage_file, ts, routes, outcome, frame[candidates & ~routes.out_of_range]
+    )
     if start <= home < end and usage_file.table.row_errors:
         # Lines that could not be parsed belong to no day: they count on the home day.
         _count(outcome, "rows_read", np.full(len(usage_file.table.row_errors), day_number(home)))
-        rejections.append(_unreadable_rows(usage_file))
-    candidates = routes.in_window & ~routes.duplicate
+        prepared.rejections.append(_unreadable_rows(usage_file))
     if (candidates & routes.out_of_range).any():
-        rejections.append(
+        prepared.rejections.append(
             _outside_partitions(usage_file, frame[candidates & routes.out_of_range], today)
         )
+    return prepared
 
-    window = frame[candidates & ~routes.out_of_range]
-    good_raw, raw_rejects = validate_lazily(window, fmt.raw_schema, "raw", fmt.key_column)
+
+def _validate_rows(p: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
+    """Validate rows as received, normalize, validate again; return the rows that pass."""
+    fmt, frame = p.usage_file.format, p.usage_file.table.frame
+    good_raw, raw_rejects = validate_lazily(rows, fmt.raw_schema, "raw", fmt.key_column)
     records = fmt.to_records(good_raw.drop(columns=ROW))
     records[ROW] = good_raw[ROW]
     normalized, stats = normalize_usage(
         records,
-        source=usage_file.source,
-        file_checksum=checksum,
-        received_at=_utc(meta["received_at"]),
-        occurred_at=ts.loc[good_raw.index],
+        source=p.usage_file.source,
+        file_checksum=p.outcome.checksum,
+        received_at=_utc(p.meta["received_at"]),
+        occurred_at=p.timestamps.loc[good_raw.index],
     )
     normalized[ROW] = good_raw[ROW]
     good, norm_rejects = validate_lazily(
@@ -208,45 +228,81 @@ def _process_file(
         "request_id",
         {"reasoning_within_output": "reasoning_tokens"},
     )
-    outcome.naive_timestamps = stats.naive_timestamps
-    outcome.currency_defaulted = stats.currency_defaulted
+    p.outcome.naive_timestamps += stats.naive_timestamps
+    p.outcome.currency_defaulted += stats.currency_defaulted
     for part in (raw_rejects, norm_rejects):
         if not part.empty:
             raws = raw_json(frame, part["row_number"])
-            rejections.append(part.assign(raw=part["row_number"].map(raws)))
+            p.rejections.append(part.assign(raw=part["row_number"].map(raws)))
+    _count(p.outcome, "rows_landed", p.routes.day_of_rows(good[ROW]).to_numpy())
+    p.landed_ids.append(good["request_id"])
+    return good.drop(columns=ROW)
 
-    _count(outcome, "rows_landed", routes.day_of_rows(good[ROW]).to_numpy())
-    rejected = pd.concat(rejections, ignore_index=True) if rejections else _empty_rejections()
-    rejected_days = routes.day_of_rows(rejected["row_number"]).fillna(day_number(home))
-    _count(
-        outcome,
-        "rows_rejected",
-        rejected_days[~rejected["row_number"].duplicated()].to_numpy(dtype=np.int64),
-    )
-    rejected["partition_date"] = rejected_days.map(day_of)
-    rejected["file_checksum"] = checksum
-    rejected["source_file"] = name
-    for day, s in outcome.days.items():
+
+def _finish_file(p: _Prepared) -> pd.DataFrame:
+    """The file's rejections with their days; checks that every row is accounted for."""
+    home = day_number(p.meta["first_date"])
+    rejected = pd.concat(p.rejections, ignore_index=True) if p.rejections else _empty_rejections()
+    days = p.routes.day_of_rows(rejected["row_number"]).fillna(home).astype(np.int64)
+    _count(p.outcome, "rows_rejected", days[~rejected["row_number"].duplicated()].to_numpy())
+    rejected["partition_date"] = days.map(day_of)
+    rejected["file_checksum"] = p.outcome.checksum
+    rejected["source_file"] = p.outcome.name
+    for day, s in p.outcome.days.items():
         if s.rows_read != s.rows_landed + s.rows_rejected + s.rows_duplicate:
-            raise AssertionError(f"{name} {day}: rows do not add up: {s}")
-    return outcome, good.drop(columns=ROW), rejected
+            raise AssertionError(f"{p.outcome.name} {day}: rows do not add up: {s}")
+    return rejected
 
 
-def _newest_per_request(goods: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], int]:
-    """A request in several files: keep the row from the file received last.
+class _Uploader:
+    """Upserts validated chunks in a background thread, in the order given, while the next
+    chunk is validated, so Python and PostgreSQL work at the same time. At most two chunks
+    wait, which bounds memory."""
 
-    ``goods`` come in receipt order (received_at, checksum) with unique ids inside each file,
-    so the last occurrence in that order is the row of highest rank.
-    """
-    if len(goods) <= 1:
-        return goods, 0
-    ids = pd.concat([g["request_id"] for g in goods], ignore_index=True)
-    keep = ~ids.duplicated(keep="last").to_numpy()
-    kept, offset = [], 0
-    for g in goods:
-        kept.append(g[keep[offset : offset + len(g)]])
-        offset += len(g)
-    return kept, int((~keep).sum())
+    def __init__(self, engine: sa.Engine, now: dt.datetime):
+        self.engine = engine
+        self.stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costsync-upsert")
+        self.pending: list[Future] = []
+        self.counts = UpsertCounts()
+
+    def submit(self, good: pd.DataFrame) -> None:
+        if good.empty:
+            return
+        # Columns with one value per file are bound once instead of sent with every row.
+        first = good.iloc[0]
+        constants = {c: first[c] for c in PER_FILE_COLUMNS}
+        constants |= {"ingested_at": self.stamp, "updated_at": self.stamp}
+        rows = good.drop(columns=list(PER_FILE_COLUMNS))
+        self.pending.append(
+            self.pool.submit(
+                upsert_frame,
+                self.engine,
+                t.usage_costs,
+                rows,
+                constants=constants,
+                rank_columns=RANK_COLUMNS,
+            )
+        )
+        while len(self.pending) > 2:
+            self.counts = self.counts + self.pending.pop(0).result()
+
+    def close(self) -> UpsertCounts:
+        try:
+            while self.pending:
+                self.counts = self.counts + self.pending.pop(0).result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        return self.counts
+
+
+def _superseded(prepared: list[_Prepared]) -> int:
+    """Requests landed from several files of the window: all but the newest are superseded
+    (the upsert's rank guard keeps the newest, whatever order the statements ran in)."""
+    ids = [i for p in prepared for i in p.landed_ids]
+    if len(prepared) < 2 or not ids:
+        return 0
+    return int(pd.concat(ids, ignore_index=True).duplicated().sum())
 
 
 def _utc(value) -> pd.Timestamp:
@@ -287,33 +343,18 @@ def land_usage_window(
     ``raw_usage_files`` asset) so new inbox files are part of the window.
     """
     now = now or dt.datetime.now(dt.UTC)
-    outcomes, goods, rejects = [], [], []
-    for meta in files_for_window(engine, start, end):
-        outcome, good, rejected = _process_file(meta, start, end, now.date())
-        outcomes.append(outcome)
-        goods.append(good)
-        rejects.append(rejected)
-
-    goods, superseded = _newest_per_request(goods)
-    stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
-    counts = UpsertCounts()
-    for good in goods:
-        if good.empty:
-            continue
-        # Columns with one value per file are bound once instead of sent with every row.
-        first = good.iloc[0]
-        constants = {c: first[c] for c in PER_FILE_COLUMNS} | {
-            "ingested_at": stamp,
-            "updated_at": stamp,
-        }
-        counts = counts + upsert_frame(
-            engine,
-            t.usage_costs,
-            good.drop(columns=list(PER_FILE_COLUMNS)),
-            constants=constants,
-            rank_columns=RANK_COLUMNS,
-        )
-
+    files = files_for_window(engine, start, end)
+    prepared = [_prepare_file(meta, start, end, now.date()) for meta in files]
+    uploader = _Uploader(engine, now)
+    try:
+        for p in prepared:
+            for offset in range(0, len(p.window), CHUNK_ROWS):
+                uploader.submit(_validate_rows(p, p.window.iloc[offset : offset + CHUNK_ROWS]))
+    finally:
+        counts = uploader.close()
+    rejects = [_finish_file(p) for p in prepared]
+    outcomes = [p.outcome for p in prepared]
+    superseded = _superseded(prepared)
     rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
     _store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     _store_file_days(engine, outcomes, run_id, now)
