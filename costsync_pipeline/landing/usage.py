@@ -41,7 +41,7 @@ from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
 
 RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
 # Rows validated per step; each step's upsert overlaps the next step's validation.
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 125_000
 PER_FILE_COLUMNS = ("source", "source_file", "source_received_at")
 NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
 
