@@ -22,7 +22,7 @@ usage_costs = sa.Table(
     sa.Column("request_id", Key, primary_key=True),
     sa.Column("source", sa.String, nullable=False),
     sa.Column("occurred_at", UtcTimestamp, nullable=False),
-    sa.Column("usage_date", sa.Date, nullable=False, index=True),
+    sa.Column("usage_date", sa.Date, nullable=False),
     sa.Column("organization_id", sa.String),
     sa.Column("team_id", sa.String),
     sa.Column("user_id", sa.String),
@@ -49,6 +49,7 @@ usage_costs = sa.Table(
     sa.Column("source_received_at", UtcTimestamp, nullable=False),
     sa.Column("ingested_at", UtcTimestamp, nullable=False),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_usage_costs_usage_date", "usage_date", postgresql_using="brin"),
 )
 
 rejected_records = sa.Table(

@@ -67,3 +67,19 @@ def test_concurrent_first_runs_migrate_once(db_url):
         th.join()
     assert errors == []
     assert migrations.current_revision(engine) == migrations.head_revision()
+
+
+def test_usage_date_index_is_brin_on_postgres(pg_url):
+    engine = make_engine(pg_url)
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        method = conn.exec_driver_sql(
+            "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+            "WHERE c.relname = 'ix_usage_costs_usage_date'"
+        ).scalar_one()
+        collation = conn.exec_driver_sql(
+            "SELECT collation_name FROM information_schema.columns "
+            "WHERE table_name = 'usage_costs' AND column_name = 'request_id'"
+        ).scalar_one()
+    assert (method, collation) == ("brin", "C")
+    engine.dispose()

@@ -54,7 +54,11 @@ def upgrade() -> None:
         sa.Column("ingested_at", Ts, nullable=False),
         sa.Column("updated_at", Ts, nullable=False),
     )
-    op.create_index("ix_usage_costs_usage_date", "usage_costs", ["usage_date"])
+    # BRIN on PostgreSQL: rows arrive a day at a time, so block ranges follow the date; it
+    # costs almost nothing to maintain (a B-tree made a 1M-row load ~30% slower).
+    op.create_index(
+        "ix_usage_costs_usage_date", "usage_costs", ["usage_date"], postgresql_using="brin"
+    )
     op.create_table(
         "rejected_records",
         sa.Column("file_checksum", sa.String(64), primary_key=True),
