@@ -110,3 +110,25 @@ def table_fingerprint(engine: sa.Engine, table: str, order_by: str, exclude=()) 
     if rows and "cost_usd" in rows[0]:
         total = sum((r["cost_usd"] for r in rows if r["cost_usd"] is not None), start=0)
     return len(rows), total, digest.hexdigest()
+
+
+def run_concurrently(fn, times: int) -> list[BaseException]:
+    """Call ``fn`` from ``times`` threads at once; return the exceptions they raised."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(times)
+
+    def target():
+        barrier.wait()
+        try:
+            fn()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target) for _ in range(times)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors

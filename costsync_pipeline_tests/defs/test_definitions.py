@@ -60,46 +60,40 @@ def test_assets_share_the_daily_utc_partitions():
         assert node.description
 
 
-def _clean_env(tmp_path) -> dict:
+def _load(tmp_path, *command, **env_extra) -> subprocess.CompletedProcess:
+    """Run a Dagster CLI from the project root with none of the caller's costsync settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTSYNC_", "DAGSTER_"))}
-    env["DAGSTER_HOME"] = str(tmp_path)
-    return env
-
-
-def test_loads_through_workspace_yaml(tmp_path):
-    out = subprocess.run(
-        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-
-
-def test_loads_through_dg(tmp_path):
-    out = subprocess.run(
-        [BIN / "dg", "check", "defs"],
-        cwd=PROJECT_ROOT,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "All definitions loaded successfully" in out.stdout + out.stderr
-
-
-def test_malformed_database_url_fails_at_load_naming_the_variable(tmp_path):
-    env = _clean_env(tmp_path) | {"COSTSYNC_DATABASE_URL": "mysql://nope"}
-    out = subprocess.run(
-        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+    env |= {"DAGSTER_HOME": str(tmp_path), **env_extra}
+    return subprocess.run(
+        [BIN / command[0], *command[1:]],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
+    )
+
+
+def test_loads_through_workspace_yaml(tmp_path):
+    out = _load(tmp_path, "dagster", "definitions", "validate", "-w", "workspace.yaml")
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_loads_through_dg(tmp_path):
+    out = _load(tmp_path, "dg", "check", "defs")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "All definitions loaded successfully" in out.stdout + out.stderr
+
+
+def test_malformed_database_url_fails_at_load_naming_the_variable(tmp_path):
+    out = _load(
+        tmp_path,
+        "dagster",
+        "definitions",
+        "validate",
+        "-w",
+        "workspace.yaml",
+        COSTSYNC_DATABASE_URL="mysql://nope",
     )
     assert out.returncode != 0
     assert "COSTSYNC_DATABASE_URL" in out.stdout + out.stderr

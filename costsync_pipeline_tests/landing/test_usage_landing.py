@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from decimal import Decimal
 
 import pandas as pd
@@ -13,7 +12,14 @@ import sqlalchemy as sa
 from costsync_pipeline.landing.registry import register_new_files
 from costsync_pipeline.landing.usage import land_usage_window
 from costsync_pipeline.warehouse import tables as t
-from costsync_pipeline_tests.conftest import NOW, SAMPLE_USAGE, drop, table_fingerprint, write
+from costsync_pipeline_tests.conftest import (
+    NOW,
+    SAMPLE_USAGE,
+    drop,
+    run_concurrently,
+    table_fingerprint,
+    write,
+)
 
 START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 23)
 EXCLUDE_TIMES = ("ingested_at", "updated_at", "rejected_at", "landed_at", "run_id")
@@ -192,19 +198,9 @@ def test_concurrent_runs_of_one_partition(engine, inbox):
     for f in sorted(SAMPLE_USAGE.iterdir()):
         drop(inbox[0], f)
     register_new_files(engine, inbox[0], inbox[1], START, END, NOW)
-    errors = []
-
-    def run():
-        try:
-            land_usage_window(engine, START, END, run_id="concurrent", now=NOW)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    errors = run_concurrently(
+        lambda: land_usage_window(engine, START, END, run_id="concurrent", now=NOW), 2
+    )
     assert errors == []
     together = fingerprints(engine)
     land_usage_window(engine, START, END, run_id="concurrent", now=NOW)

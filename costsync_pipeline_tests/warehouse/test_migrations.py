@@ -1,12 +1,11 @@
 """Versioned migrations on SQLite and PostgreSQL: apply, list, roll back, agree with tables.py."""
 
-import threading
-
 import sqlalchemy as sa
 
 from costsync_pipeline.warehouse import migrations
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.engine import make_engine
+from costsync_pipeline_tests.conftest import run_concurrently
 
 TABLES = {"usage_costs", "rejected_records", "landed_files", "landed_file_days"}
 
@@ -52,19 +51,7 @@ def test_money_is_numeric(engine):
 
 def test_concurrent_first_runs_migrate_once(db_url):
     engine = make_engine(db_url)
-    errors = []
-
-    def go():
-        try:
-            migrations.ensure_schema(engine)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go) for _ in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    errors = run_concurrently(lambda: migrations.ensure_schema(engine), 3)
     assert errors == []
     assert migrations.current_revision(engine) == migrations.head_revision()
 
