@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -32,9 +33,14 @@ def _settings():
 
 def _instance() -> dg.DagsterInstance:
     # Runs show up in `make dev` when both use the same DAGSTER_HOME (default .dagster/).
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
-    Path(home).mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        # Dagster's defaults (SQLite storage in this folder); the file only stops Dagster
+        # from warning that there is none. See costsync_pipeline/deploy/ for PostgreSQL.
+        config.write_text("# Dagster instance for costsync: default SQLite storage here.\n")
+    os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
 
@@ -102,6 +108,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Beta notices about Dagster's own parameters say nothing to someone running costsync.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     parser = argparse.ArgumentParser(
         prog="costsync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
