@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -238,3 +239,20 @@ def test_future_and_ancient_timestamps_are_rejected_not_lost(engine, inbox):
         "ancient": "within_partitions",
         "garbage": "iso8601_timestamp",
     }
+
+
+def test_any_day_rebuilds_from_the_raw_zone_without_the_inbox(engine, inbox):
+    for f in sorted(SAMPLE_USAGE.iterdir()):
+        drop(inbox[0], f)
+    land(engine, inbox)
+    before = fingerprints(engine)
+    for f in (Path(inbox[0]) / "usage").iterdir():
+        f.unlink()  # the inbox is emptied (retention, a bucket lifecycle rule)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.delete(t.usage_costs).where(t.usage_costs.c.usage_date == dt.date(2026, 11, 19))
+        )
+    _, result = land(engine, inbox, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    assert result.counts.inserted > 0
+    assert fingerprints(engine)[0][:2] == before[0][:2]
+    assert fingerprints(engine)[1:] == before[1:]
