@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from costsync_pipeline.landing.registry import register_new_files
 from costsync_pipeline.landing.usage import land_usage_window
 from costsync_pipeline.warehouse import tables as t
+from costsync_pipeline.warehouse.engine import make_engine
 from costsync_pipeline_tests.conftest import (
     NOW,
     SAMPLE_USAGE,
@@ -256,3 +257,37 @@ def test_any_day_rebuilds_from_the_raw_zone_without_the_inbox(engine, inbox):
     assert result.counts.inserted > 0
     assert fingerprints(engine)[0][:2] == before[0][:2]
     assert fingerprints(engine)[1:] == before[1:]
+
+
+def test_two_processes_landing_one_partition_at_once(db_url, inbox):
+    """Dagster runs are processes: two of them on one day leave the tables as one would."""
+    import subprocess
+    import sys
+
+    for f in sorted(SAMPLE_USAGE.iterdir()):
+        drop(inbox[0], f)
+    script = (
+        "import datetime as dt, sys\n"
+        "from costsync_pipeline.warehouse.engine import make_engine\n"
+        "from costsync_pipeline.warehouse.migrations import ensure_schema\n"
+        "from costsync_pipeline.landing.registry import register_new_files\n"
+        "from costsync_pipeline.landing.usage import land_usage_window\n"
+        "e = make_engine(sys.argv[1]); ensure_schema(e)\n"
+        "s, n = dt.date(2026, 11, 19), dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)\n"
+        "register_new_files(e, sys.argv[2], sys.argv[3], s, s + dt.timedelta(days=1), n)\n"
+        "land_usage_window(e, s, s + dt.timedelta(days=1), run_id='p', now=n)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, db_url, *inbox], stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    engine = make_engine(db_url)
+    together = fingerprints(engine)
+    land(engine, inbox, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    assert fingerprints(engine) == together
+    with engine.connect() as conn:
+        files = conn.execute(sa.select(sa.func.count()).select_from(t.landed_files)).scalar()
+    assert files == 3  # the files with rows on 2026-11-19, each registered once
+    engine.dispose()
