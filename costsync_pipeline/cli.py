@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     migrations.ensure_schema(engine)
     defs = load_defs()
     instance = _instance()
-    plan = plan_usage_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC).date())
+    plan = plan_usage_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC))
     planned = run_requests_for(plan)
     print(
         f"costsync run: {len(plan.new_checksums)} new usage file(s), "

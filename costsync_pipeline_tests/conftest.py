@@ -27,6 +27,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_USAGE = SAMPLES_DIR / "usage"
 # Far enough in the future that every sample row is within the partitions.
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+# A receipt time (file mtime) after every sample row and before any real "now" of the tests.
+RECEIVED = 1_795_320_000  # 2026-11-22 03:20 UTC
 
 
 def _postgres_or_skip() -> None:

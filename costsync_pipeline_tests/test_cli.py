@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from costsync_pipeline.paths import PROJECT_ROOT
-from costsync_pipeline_tests.conftest import SAMPLE_USAGE
+from costsync_pipeline_tests.conftest import RECEIVED, SAMPLE_USAGE
 
 COSTSYNC = Path(sys.executable).parent / "costsync"
 
@@ -31,7 +31,7 @@ def workdir(tmp_path):
     # Alphabetical drop order, as `make run` copies them: team_usage.csv (a correction) last.
     for i, f in enumerate(sorted(SAMPLE_USAGE.iterdir())):
         shutil.copy(f, inbox / f.name)
-        os.utime(inbox / f.name, (1_790_000_000 + i, 1_790_000_000 + i))
+        os.utime(inbox / f.name, (RECEIVED + i, RECEIVED + i))
     return tmp_path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import posixpath
+import uuid
 from dataclasses import dataclass
 
 import fsspec
@@ -97,11 +98,17 @@ def copy_to_raw_zone(file: InboxFile, inbox_url: str, raw_zone_url: str, kind: s
         return target
     fs_in, _ = filesystem(inbox_url)
     fs_raw.makedirs(posixpath.dirname(target_path), exist_ok=True)
-    tmp = f"{target_path}.{file.checksum[:8]}.tmp"
-    with fs_in.open(file.path, "rb") as src, fs_raw.open(tmp, "wb") as dst:
-        for block in iter(lambda: src.read(1 << 20), b""):
-            dst.write(block)
-    fs_raw.mv(tmp, target_path)
+    # Every writer has its own temporary name: runs for several days of one file copy it at
+    # the same moment, and whichever renames last simply replaces identical content.
+    tmp = f"{target_path}.{uuid.uuid4().hex}.tmp"
+    try:
+        with fs_in.open(file.path, "rb") as src, fs_raw.open(tmp, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                dst.write(block)
+        fs_raw.mv(tmp, target_path)
+    finally:
+        if fs_raw.exists(tmp):
+            fs_raw.rm(tmp)
     return target
 
 

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
-from costsync_pipeline.landing.routing import KIND, FileInspection, inspect_usage_file
+from costsync_pipeline.landing.routing import (
+    KIND,
+    FileInspection,
+    inspect_usage_file,
+    received_at,
+)
 from costsync_pipeline.sources.containers import UnreadableFile
 from costsync_pipeline.warehouse import tables as t
 
@@ -71,7 +76,7 @@ def landed_checksums(engine: sa.Engine, checksums: set[str]) -> set[str]:
 def plan_usage_inbox(
     engine: sa.Engine,
     inbox_url: str,
-    today: dt.date,
+    now: dt.datetime,
     *,
     stat_cache: dict | None = None,
     skip: set[str] | frozenset[str] = frozenset(),
@@ -90,7 +95,8 @@ def plan_usage_inbox(
             continue
         seen.add(f.checksum)  # the same content twice in one scan is one file
         try:
-            plan.readable.append((f, inspect_usage_file(inbox.read_bytes(f.path), f.name, today)))
+            day = received_at(f.modified_at, now).date()
+            plan.readable.append((f, inspect_usage_file(inbox.read_bytes(f.path), f.name, day)))
         except UnreadableFile as exc:
             plan.unreadable.append((f, str(exc)))
     return plan
@@ -100,7 +106,9 @@ def run_requests_for(plan: UsagePlan) -> list[PlannedRun]:
     runs = []
     if plan.unreadable:
         keys = sorted(f.checksum for f, _ in plan.unreadable)
-        files = [{"path": f.path, "message": msg} for f, msg in plan.unreadable]
+        files = [
+            {"path": f.path, "checksum": f.checksum, "message": msg} for f, msg in plan.unreadable
+        ]
         runs.append(
             PlannedRun(
                 run_key=f"usage-set-aside:{_digest(keys)}",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
 from costsync_pipeline.landing.planning import plan_usage_inbox
-from costsync_pipeline.landing.routing import KIND
+from costsync_pipeline.landing.routing import KIND, received_at
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.upsert import upsert_frame
 
@@ -27,7 +27,7 @@ def register_new_files(
     Copies each into the raw zone and records it in ``landed_files``; sets aside the ones that
     cannot be read. Returns (file name, message) for each file set aside.
     """
-    plan = plan_usage_inbox(engine, inbox_url, now.date())
+    plan = plan_usage_inbox(engine, inbox_url, now)
     set_aside, rows = [], []
     for f, message in plan.unreadable:
         set_aside.append((f.name, message))
@@ -49,7 +49,7 @@ def register_new_files(
                 "last_date": info.dates[-1],
                 "status": "landed",
                 "message": None,
-                "received_at": f.modified_at,
+                "received_at": received_at(f.modified_at, now),
                 "landed_at": now,
             }
         )
@@ -79,7 +79,7 @@ def record_unreadable(
                 "last_date": None,
                 "status": "set_aside",
                 "message": f"{message} (moved to {target})",
-                "received_at": f.modified_at,
+                "received_at": received_at(f.modified_at, now),
                 "landed_at": now,
             }
         ],

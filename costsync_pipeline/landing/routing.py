@@ -51,15 +51,25 @@ def day_of(number: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(number))
 
 
-def partition_range(today: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last day a row may belong to (today's partition exists, tomorrow's not)."""
-    return dt.date.fromisoformat(PARTITIONS_START), today
+def partition_range(received_day: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day a row of a file received on ``received_day`` may belong to.
+
+    An export cannot report requests from after it was received, so later rows are rejected.
+    The bound depends on the file alone, never on when a run happens, so every rebuild of a
+    day routes the same rows the same way (and the received day's partition always exists).
+    """
+    return dt.date.fromisoformat(PARTITIONS_START), received_day
 
 
-def inspect_usage_file(data: bytes, name: str, today: dt.date) -> FileInspection:
+def received_at(modified_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When a file counts as received: its modification time, never later than now."""
+    return min(modified_at, now)
+
+
+def inspect_usage_file(data: bytes, name: str, received_day: dt.date) -> FileInspection:
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
     usage_file = read_usage_file(data, name, routing_only=True)
-    first, last = partition_range(today)
+    first, last = partition_range(received_day)
     days = np.unique(day_numbers(row_timestamps(usage_file)))
     lo, hi = day_number(first), day_number(last)
     dates = [day_of(d) for d in days if lo <= d <= hi]

@@ -113,10 +113,12 @@ class _Routes:
         return rows.map(self.by_row)
 
 
-def _route(usage_file: UsageFile, ts: pd.Series, home: dt.date, start, end, today) -> _Routes:
+def _route(
+    usage_file: UsageFile, ts: pd.Series, home: dt.date, start, end, received_day
+) -> _Routes:
     fmt, frame = usage_file.format, usage_file.table.frame
     day = day_numbers(ts)
-    first, last = (day_number(d) for d in partition_range(today))
+    first, last = (day_number(d) for d in partition_range(received_day))
     undated = day == NO_DAY
     out_of_range = ~undated & ((day < first) | (day > last))
     day = np.where(undated | out_of_range, day_number(home), day)
@@ -150,9 +152,9 @@ def _unreadable_rows(usage_file: UsageFile) -> pd.DataFrame:
     )
 
 
-def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, today) -> pd.DataFrame:
+def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, received_day) -> pd.DataFrame:
     fmt, frame = usage_file.format, usage_file.table.frame
-    first, last = partition_range(today)
+    first, last = partition_range(received_day)
     col = fmt.timestamp_column
     return pd.DataFrame(
         {
@@ -161,7 +163,7 @@ def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, today) -> pd.
             "column": col,
             "check": "within_partitions",
             "value": rows[col].astype("str").to_numpy(),
-            "reason": f"{col}: outside the partitions ({first} to {last}, UTC)",
+            "reason": f"{col}: not between {first} and the day the file was received, {last}",
             "request_id": rows[fmt.key_column].astype("str").to_numpy(),
             "raw": rows[ROW].map(raw_json(frame, rows[ROW])).to_numpy(),
         }
@@ -182,13 +184,14 @@ class _Prepared:
     landed_ids: list[pd.Series] = field(default_factory=list)
 
 
-def _prepare_file(meta: dict, start: dt.date, end: dt.date, today: dt.date) -> _Prepared:
+def _prepare_file(meta: dict, start: dt.date, end: dt.date) -> _Prepared:
     """Read a landed file and route its rows: counts read and duplicate rows per day."""
     name, home = meta["file_name"], meta["first_date"]
+    received_day = _utc(meta["received_at"]).date()
     usage_file = read_usage_file(inbox.read_bytes(meta["raw_path"]), name)
     frame = usage_file.table.frame
     ts = row_timestamps(usage_file)
-    routes = _route(usage_file, ts, home, start, end, today)
+    routes = _route(usage_file, ts, home, start, end, received_day)
     outcome = FileOutcome(meta["file_checksum"], name, usage_file.source)
     _count(outcome, "rows_read", routes.day[routes.in_window])
     _count(outcome, "rows_duplicate", routes.day[routes.in_window & routes.duplicate])
@@ -202,7 +205,7 @@ def _prepare_file(meta: dict, start: dt.date, end: dt.date, today: dt.date) -> _
         prepared.rejections.append(_unreadable_rows(usage_file))
     if (candidates & routes.out_of_range).any():
         prepared.rejections.append(
-            _outside_partitions(usage_file, frame[candidates & routes.out_of_range], today)
+            _outside_partitions(usage_file, frame[candidates & routes.out_of_range], received_day)
         )
     return prepared
 
@@ -344,7 +347,7 @@ def land_usage_window(
     """
     now = now or dt.datetime.now(dt.UTC)
     files = files_for_window(engine, start, end)
-    prepared = [_prepare_file(meta, start, end, now.date()) for meta in files]
+    prepared = [_prepare_file(meta, start, end) for meta in files]
     uploader = _Uploader(engine, now)
     try:
         for p in prepared:
@@ -382,6 +385,10 @@ def _store_rejections(
         frame = frame[[c.name for c in rr.columns]].drop_duplicates(
             ["file_checksum", "row_number", "stage", "column", "check"], keep="last"
         )
+        for col in ("value", "raw", "request_id"):
+            # The offending value may hold a NUL, which PostgreSQL text cannot store: show it.
+            text = frame[col].astype("str")
+            frame[col] = text.str.replace("\x00", "\\x00", regex=False).where(text.notna())
         upsert_frame(engine, rr, frame, insert_only_columns=("rejected_at",), parallel=1)
     if not checksums:
         return
@@ -441,13 +448,15 @@ def _store_file_days(engine, outcomes: list[FileOutcome], run_id, now) -> None:
 
 
 def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
+    """Rows and cost of record per day of the window, and a preview of the first rows."""
     uc = t.usage_costs
     with engine.connect() as conn:
-        rows, cost = conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(uc.c.cost_usd)).where(
-                uc.c.usage_date >= start, uc.c.usage_date < end
-            )
-        ).one()
+        days = conn.execute(
+            sa.select(uc.c.usage_date, sa.func.count(), sa.func.sum(uc.c.cost_usd))
+            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
+            .group_by(uc.c.usage_date)
+            .order_by(uc.c.usage_date)
+        ).all()
         preview = conn.execute(
             sa.select(
                 uc.c.request_id,
@@ -462,4 +471,10 @@ def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
             .order_by(uc.c.occurred_at, uc.c.request_id)
             .limit(5)
         ).all()
-    return {"rows": int(rows), "cost_usd": cost, "preview": [dict(r._mapping) for r in preview]}
+    costs = [c for _, _, c in days if c is not None]
+    return {
+        "rows": sum(int(n) for _, n, _ in days),
+        "cost_usd": sum(costs[1:], start=costs[0]) if costs else None,
+        "by_day": [(str(d), int(n), c) for d, n, c in days],
+        "preview": [dict(r._mapping) for r in preview],
+    }

@@ -79,6 +79,22 @@ class NormalizedUsage(pa.DataFrameModel):
     def _tokens(cls, s: Series[pd.Int64Dtype]) -> Series[bool]:
         return s >= 0
 
+    @pa.check(
+        "request_id",
+        "organization_id",
+        "team_id",
+        "user_id",
+        "workflow_id",
+        "provider",
+        "model",
+        "original_model",
+        "budget_status",
+        name="no_nul_character",
+        error="contains a NUL character (PostgreSQL text cannot hold it)",
+    )
+    def _no_nul(cls, s: Series[str]) -> Series[bool]:
+        return ~s.str.contains("\x00", regex=False).fillna(False).astype(bool)
+
     @pa.check("reported_currency", name="iso_4217", error="not an ISO 4217 currency code")
     def _currency(cls, s: Series[str]) -> Series[bool]:
         return s.isin(ISO_4217)

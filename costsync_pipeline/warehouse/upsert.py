@@ -81,24 +81,29 @@ class _Statement:
         no_compare = skip_update | set(self.rank_columns) | set(self.ignore_columns)
         compare = [c for c in all_cols if c not in no_compare]
         excluded = "EXCLUDED" if pg else "excluded"
-        conditions = []
+        if pg:
+            distinct = "({}) IS DISTINCT FROM ({})".format(
+                ", ".join(f"{target}.{q(c)}" for c in compare),
+                ", ".join(f"{excluded}.{q(c)}" for c in compare),
+            )
+        else:
+            distinct = " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
+        condition = f"({distinct})" if compare else ""
         if self.rank_columns:
             mine = ", ".join(f"{target}.{q(c)}" for c in self.rank_columns)
             theirs = ", ".join(f"{excluded}.{q(c)}" for c in self.rank_columns)
-            conditions.append(f"({theirs}) >= ({mine})")
-        if compare and pg:
-            mine = ", ".join(f"{target}.{q(c)}" for c in compare)
-            theirs = ", ".join(f"{excluded}.{q(c)}" for c in compare)
-            conditions.append(f"({mine}) IS DISTINCT FROM ({theirs})")
-        elif compare:
-            changed = " OR ".join(f"{target}.{q(c)} IS NOT {excluded}.{q(c)}" for c in compare)
-            conditions.append(f"({changed})")
+            # A higher rank always takes over (even with equal content, so the stored rank
+            # moves on and an older file can never win later); the same rank only if changed.
+            higher = f"({theirs}) > ({mine})"
+            condition = (
+                f"({higher} OR (({theirs}) = ({mine}) AND {condition}))" if condition else higher
+            )
         if update_cols:
             action = "DO UPDATE SET " + ", ".join(
                 f"{q(c)} = {excluded}.{q(c)}" for c in update_cols
             )
-            if conditions:
-                action += " WHERE " + " AND ".join(conditions)
+            if condition:
+                action += f" WHERE {condition}"
         else:
             action = "DO NOTHING"
         order = ", ".join(q(k) for k in self.keys)

@@ -88,7 +88,9 @@ def test_single_run_backfill_of_a_range(resources, inbox):
     assert partitions == ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
     meta = usage_metadata(result)
     assert meta["window"] == "2026-11-18 to 2026-11-21"
-    assert meta["dagster/row_count"] == 79
+    assert "dagster/row_count" not in meta  # the range's total is not any one day's count
+    assert meta["rows_in_window"] == 79
+    assert "| 2026-11-19 | 21 |" in meta["rows_by_day"]
 
 
 def test_rejection_rate_warns_without_blocking(resources, inbox):

@@ -16,6 +16,7 @@ from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.engine import make_engine
 from costsync_pipeline_tests.conftest import (
     NOW,
+    RECEIVED,
     SAMPLE_USAGE,
     drop,
     run_concurrently,
@@ -157,14 +158,14 @@ def test_corrected_reexport_supersedes_by_natural_key(engine, inbox):
         "export-v1.csv",
         header + "r1,OpenAI,gpt-4o,100,10,0.50,USD,2026-11-20T10:00:00Z\n"
         "r2,OpenAI,gpt-4o,100,10,0.25,USD,2026-11-20T11:00:00Z\n",
-        mtime=1_700_000_000,
+        mtime=RECEIVED,
     )
     land(engine, inbox)
     write(
         inbox[0],
         "export-v2.csv",
         header + "r1,OpenAI,gpt-4o,100,10,0.75,USD,2026-11-20T10:00:00Z\n",
-        mtime=1_700_000_100,
+        mtime=RECEIVED + 100,
     )
     _, result = land(engine, inbox)
     assert result.counts.updated == 1
@@ -183,14 +184,14 @@ def test_older_file_processed_later_does_not_overwrite_newer(engine, inbox):
         inbox[0],
         "new.csv",
         header + "r1,openai,gpt-4o,2.00,2026-11-20T10:00:00Z\n",
-        mtime=1_700_000_100,
+        mtime=RECEIVED + 100,
     )
     land(engine, inbox)
     write(
         inbox[0],
         "old.csv",
         header + "r1,openai,gpt-4o,1.00,2026-11-20T10:00:00Z\n",
-        mtime=1_700_000_000,
+        mtime=RECEIVED,
     )
     land(engine, inbox)
     assert Decimal(str(usage_rows(engine).iloc[0]["cost_usd"])) == Decimal("2.00")

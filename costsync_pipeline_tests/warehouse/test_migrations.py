@@ -1,11 +1,13 @@
 """Versioned migrations on SQLite and PostgreSQL: apply, list, roll back, agree with tables.py."""
 
+import subprocess
+import sys
+
 import sqlalchemy as sa
 
 from costsync_pipeline.warehouse import migrations
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.engine import make_engine
-from costsync_pipeline_tests.conftest import run_concurrently
 
 TABLES = {"usage_costs", "rejected_records", "landed_files", "landed_file_days"}
 
@@ -50,10 +52,24 @@ def test_money_is_numeric(engine):
 
 
 def test_concurrent_first_runs_migrate_once(db_url):
+    """Separate processes, as Dagster runs are: the advisory lock (PostgreSQL) or the
+    wait-and-recheck (SQLite) has to hold, not the in-process lock."""
+    script = (
+        "import sys\n"
+        "from costsync_pipeline.warehouse.engine import make_engine\n"
+        "from costsync_pipeline.warehouse.migrations import ensure_schema\n"
+        "ensure_schema(make_engine(sys.argv[1]))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, db_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode()[-2000:] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
     engine = make_engine(db_url)
-    errors = run_concurrently(lambda: migrations.ensure_schema(engine), 3)
-    assert errors == []
     assert migrations.current_revision(engine) == migrations.head_revision()
+    assert table_names(engine) >= TABLES
+    engine.dispose()
 
 
 def test_usage_date_index_is_brin_on_postgres(pg_url):

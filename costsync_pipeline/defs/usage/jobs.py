@@ -16,6 +16,7 @@ usage_job = dg.define_asset_job(
 
 class UnreadableFile(dg.Config):
     path: str = Field(description="Path or URL of the file in the inbox.")
+    checksum: str = Field(description="SHA-256 of the content found unreadable.")
     message: str = Field(description="Why it cannot be read.")
 
 
@@ -37,6 +38,11 @@ def set_aside_usage_files(
         found = inbox_files.stat_file(item.path)
         if found is None:
             context.log.info(f"{item.path} is no longer in the inbox")
+            continue
+        if found.checksum != item.checksum:
+            # Replaced since the sensor read it (a finished copy, a fixed export): the new
+            # content is judged on its own by the next sensor tick.
+            context.log.warning(f"{item.path} changed since it was found unreadable; left in place")
             continue
         record_unreadable(engine, inbox.inbox_url, found, item.message, now)
         context.log.error(f"set aside: {item.message}")

@@ -23,10 +23,18 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
     ]
     preview = totals["preview"]
     last = result.end - dt.timedelta(days=1)
+    single_day = last == result.start
+    # A single-run backfill records one result for its whole range: every partition of it
+    # carries the range's figures, with the per-day rows in `rows_by_day`; `dagster/row_count`
+    # is only set when it is the partition's own count.
+    per_day = {"dagster/row_count": totals["rows"]} if single_day else {}
     return {
-        # In a single-run backfill every partition of the range carries the range's figures.
-        "window": f"{result.start} to {last}" if last != result.start else str(result.start),
-        "dagster/row_count": totals["rows"],
+        "window": str(result.start) if single_day else f"{result.start} to {last}",
+        **per_day,
+        "rows_in_window": totals["rows"],
+        "rows_by_day": dg.MetadataValue.md(
+            _md_table(["usage_date", "rows", "cost_usd"], [list(r) for r in totals["by_day"]])
+        ),
         "rows_read": result.rows_read,
         "inserted": result.counts.inserted,
         "updated": result.counts.updated,

@@ -30,7 +30,7 @@ def usage_inbox_sensor(
     plan = plan_usage_inbox(
         engine,
         inbox.inbox_url,
-        dt.datetime.now(dt.UTC).date(),
+        dt.datetime.now(dt.UTC),
         stat_cache={k: tuple(v) for k, v in state.get("stat", {}).items()},
         skip=requested,
     )

@@ -35,18 +35,23 @@ def _parse(value) -> dict | None:
     return parsed
 
 
-def _json_object_like(s: pd.Series) -> pd.Series:
-    def ok(value) -> bool:
-        try:
-            _parse(value)
-            return True
-        except (ValueError, TypeError):
-            return False
-
-    return pd.Series([ok(v) for v in s], index=s.index, dtype=bool)
+def _metadata_ok(value) -> bool:
+    try:
+        _usage_counts(_parse(value))
+        return True
+    except (ValueError, TypeError, AttributeError):
+        return False
 
 
-JSON_OBJECT = pa.Check(_json_object_like, name="json_object", error="not a JSON object")
+def _metadata_like(s: pd.Series) -> pd.Series:
+    return pd.Series([_metadata_ok(v) for v in s], index=s.index, dtype=bool)
+
+
+USAGE_METADATA = pa.Check(
+    _metadata_like,
+    name="usage_metadata",
+    error="not a JSON object whose usage_object token counts are whole, non-negative numbers",
+)
 
 RAW_SCHEMA = pa.DataFrameSchema(
     {
@@ -55,16 +60,29 @@ RAW_SCHEMA = pa.DataFrameSchema(
         "prompt_tokens": pa.Column(None, checks=[ck.INTEGER], nullable=True, required=False),
         "completion_tokens": pa.Column(None, checks=[ck.INTEGER], nullable=True, required=False),
         "spend": pa.Column(None, checks=[ck.DECIMAL], nullable=True, required=False),
-        "metadata": pa.Column(None, checks=[JSON_OBJECT], nullable=True, required=False),
+        "metadata": pa.Column(None, checks=[USAGE_METADATA], nullable=True, required=False),
     },
     name="litellm_spend_logs_raw",
     strict=False,
 )
 
 
+def _whole(value) -> int:
+    """A token count: a whole, non-negative number (12.0 is fine, 12.7 and "n/a" are not)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"not a token count: {value!r}")
+    if value != int(value):
+        raise ValueError(f"not a whole number of tokens: {value!r}")
+    return int(value)
+
+
 def _usage_counts(meta: dict | None) -> tuple[int, int, int]:
-    """(cache_read, cache_write, reasoning) from a metadata object."""
+    """(cache_read, cache_write, reasoning) from a metadata object; ValueError when malformed."""
     usage = (meta or {}).get("usage_object") or {}
+    if not isinstance(usage, dict):
+        raise ValueError("usage_object is not an object")
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
     read = usage.get("cache_read_input_tokens")
@@ -74,7 +92,7 @@ def _usage_counts(meta: dict | None) -> tuple[int, int, int]:
     if write is None:
         write = prompt_details.get("cache_creation_tokens")
     reasoning = completion_details.get("reasoning_tokens")
-    return int(read or 0), int(write or 0), int(reasoning or 0)
+    return _whole(read), _whole(write), _whole(reasoning)
 
 
 def to_records(raw: pd.DataFrame) -> pd.DataFrame:
