@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import sys
 import warnings
-from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -33,7 +32,9 @@ def _settings():
 
 def _instance() -> dg.DagsterInstance:
     # Runs show up in `make dev` when both use the same DAGSTER_HOME (default .dagster/).
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
+    from costsync_pipeline.defs.resources import dagster_home
+
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

@@ -1,6 +1,7 @@
 """The only place that reads the environment: it binds every resource."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -30,3 +31,8 @@ def resources() -> dg.Definitions:
 def current_settings():
     """Settings for entry points outside Dagster (the ``costsync`` command)."""
     return load_settings(os.environ)
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, or ``.dagster/`` in the working directory (what `make` uses too)."""
+    return Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()

@@ -13,7 +13,6 @@ reported with the file's first day, its "home" day, so each is counted exactly o
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome, WindowResult
 from costsync_pipeline.landing.registry import files_for_window
 from costsync_pipeline.landing.routing import (
     NO_DAY,
@@ -30,73 +30,17 @@ from costsync_pipeline.landing.routing import (
     partition_range,
     row_timestamps,
 )
+from costsync_pipeline.landing.writes import Uploader, store_file_days, store_rejections
 from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.schemas.usage import NormalizedUsage
 from costsync_pipeline.sources.containers import ROW
 from costsync_pipeline.sources.usage import UsageFile, read_usage_file
 from costsync_pipeline.transforms.normalize import normalize_usage
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
-from costsync_pipeline.warehouse import tables as t
-from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
 
-RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
 # Rows validated per step; each step's upsert overlaps the next step's validation.
 CHUNK_ROWS = 125_000
-PER_FILE_COLUMNS = ("source", "source_file", "source_received_at")
 NORMALIZED_SCHEMA = NormalizedUsage.to_schema()
-
-
-@dataclass
-class FileDayStats:
-    rows_read: int = 0
-    rows_landed: int = 0
-    rows_rejected: int = 0
-    rows_duplicate: int = 0
-
-
-@dataclass
-class FileOutcome:
-    checksum: str
-    name: str
-    source: str
-    days: dict[dt.date, FileDayStats] = field(default_factory=dict)
-    naive_timestamps: int = 0
-    currency_defaulted: int = 0
-
-    def total(self) -> FileDayStats:
-        out = FileDayStats()
-        for s in self.days.values():
-            out.rows_read += s.rows_read
-            out.rows_landed += s.rows_landed
-            out.rows_rejected += s.rows_rejected
-            out.rows_duplicate += s.rows_duplicate
-        return out
-
-
-@dataclass
-class WindowResult:
-    start: dt.date
-    end: dt.date  # exclusive
-    counts: UpsertCounts
-    files: list[FileOutcome]
-    superseded: int
-    rejected_by_reason: dict[str, int]
-
-    @property
-    def rows_read(self) -> int:
-        return sum(f.total().rows_read for f in self.files)
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(f.total().rows_rejected for f in self.files)
-
-    @property
-    def rows_duplicate(self) -> int:
-        return sum(f.total().rows_duplicate for f in self.files)
-
-    @property
-    def rows_landed(self) -> int:
-        return sum(f.total().rows_landed for f in self.files)
 
 
 @dataclass
@@ -257,48 +201,6 @@ def _finish_file(p: _Prepared) -> pd.DataFrame:
     return rejected
 
 
-class _Uploader:
-    """Upserts validated chunks in a background thread, in the order given, while the next
-    chunk is validated, so Python and PostgreSQL work at the same time. At most two chunks
-    wait, which bounds memory."""
-
-    def __init__(self, engine: sa.Engine, now: dt.datetime):
-        self.engine = engine
-        self.stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costsync-upsert")
-        self.pending: list[Future] = []
-        self.counts = UpsertCounts()
-
-    def submit(self, good: pd.DataFrame) -> None:
-        if good.empty:
-            return
-        # Columns with one value per file are bound once instead of sent with every row.
-        first = good.iloc[0]
-        constants = {c: first[c] for c in PER_FILE_COLUMNS}
-        constants |= {"ingested_at": self.stamp, "updated_at": self.stamp}
-        rows = good.drop(columns=list(PER_FILE_COLUMNS))
-        self.pending.append(
-            self.pool.submit(
-                upsert_frame,
-                self.engine,
-                t.usage_costs,
-                rows,
-                constants=constants,
-                rank_columns=RANK_COLUMNS,
-            )
-        )
-        while len(self.pending) > 2:
-            self.counts = self.counts + self.pending.pop(0).result()
-
-    def close(self) -> UpsertCounts:
-        try:
-            while self.pending:
-                self.counts = self.counts + self.pending.pop(0).result()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        return self.counts
-
-
 def _superseded(prepared: list[_Prepared]) -> int:
     """Requests landed from several files of the window: all but the newest are superseded
     (the upsert's rank guard keeps the newest, whatever order the statements ran in)."""
@@ -348,7 +250,7 @@ def land_usage_window(
     now = now or dt.datetime.now(dt.UTC)
     files = files_for_window(engine, start, end)
     prepared = [_prepare_file(meta, start, end) for meta in files]
-    uploader = _Uploader(engine, now)
+    uploader = Uploader(engine, now)
     try:
         for p in prepared:
             for offset in range(0, len(p.window), CHUNK_ROWS):
@@ -359,8 +261,8 @@ def land_usage_window(
     outcomes = [p.outcome for p in prepared]
     superseded = _superseded(prepared)
     rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
-    _store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
-    _store_file_days(engine, outcomes, run_id, now)
+    store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
+    store_file_days(engine, outcomes, run_id, now)
     reasons = (
         rejected.drop_duplicates(["file_checksum", "row_number"])["reason"]
         if not rejected.empty
@@ -374,107 +276,3 @@ def land_usage_window(
         superseded,
         {str(k): int(v) for k, v in reasons.value_counts().items()},
     )
-
-
-def _store_rejections(
-    engine: sa.Engine, rejected: pd.DataFrame, checksums: list[str], start, end, now
-) -> None:
-    rr = t.rejected_records
-    if not rejected.empty:
-        frame = rejected.assign(rejected_at=pd.Timestamp(now).tz_convert("UTC").as_unit("us"))
-        frame = frame[[c.name for c in rr.columns]].drop_duplicates(
-            ["file_checksum", "row_number", "stage", "column", "check"], keep="last"
-        )
-        for col in ("value", "raw", "request_id"):
-            # The offending value may hold a NUL, which PostgreSQL text cannot store: show it.
-            text = frame[col].astype("str")
-            frame[col] = text.str.replace("\x00", "\\x00", regex=False).where(text.notna())
-        upsert_frame(engine, rr, frame, insert_only_columns=("rejected_at",), parallel=1)
-    if not checksums:
-        return
-    # A row rejected by an earlier run but accepted now (a fixed rule) must not stay rejected.
-    keep = set(
-        zip(
-            rejected.get("file_checksum", []),
-            rejected.get("row_number", []),
-            rejected.get("stage", []),
-            rejected.get("column", []),
-            rejected.get("check", []),
-            strict=True,
-        )
-    )
-    with engine.begin() as conn:
-        stored = conn.execute(
-            sa.select(rr.c.file_checksum, rr.c.row_number, rr.c.stage, rr.c.column, rr.c.check)
-            .where(rr.c.file_checksum.in_(checksums))
-            .where(rr.c.partition_date >= start, rr.c.partition_date < end)
-        ).all()
-        stale = [tuple(r) for r in stored if tuple(r) not in keep]
-        for key in stale:
-            conn.execute(
-                sa.delete(rr).where(
-                    rr.c.file_checksum == key[0],
-                    rr.c.row_number == key[1],
-                    rr.c.stage == key[2],
-                    rr.c.column == key[3],
-                    rr.c.check == key[4],
-                )
-            )
-
-
-def _store_file_days(engine, outcomes: list[FileOutcome], run_id, now) -> None:
-    rows = [
-        {
-            "file_checksum": o.checksum,
-            "usage_date": day,
-            "rows_read": s.rows_read,
-            "rows_landed": s.rows_landed,
-            "rows_rejected": s.rows_rejected,
-            "rows_duplicate": s.rows_duplicate,
-            "run_id": run_id,
-            "updated_at": now,
-        }
-        for o in outcomes
-        for day, s in o.days.items()
-    ]
-    if rows:
-        upsert_frame(
-            engine,
-            t.landed_file_days,
-            pd.DataFrame(rows),
-            ignore_columns=("run_id", "updated_at"),
-            parallel=1,
-        )
-
-
-def window_totals(engine: sa.Engine, start: dt.date, end: dt.date) -> dict:
-    """Rows and cost of record per day of the window, and a preview of the first rows."""
-    uc = t.usage_costs
-    with engine.connect() as conn:
-        days = conn.execute(
-            sa.select(uc.c.usage_date, sa.func.count(), sa.func.sum(uc.c.cost_usd))
-            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
-            .group_by(uc.c.usage_date)
-            .order_by(uc.c.usage_date)
-        ).all()
-        preview = conn.execute(
-            sa.select(
-                uc.c.request_id,
-                uc.c.occurred_at,
-                uc.c.provider,
-                uc.c.model,
-                uc.c.input_tokens,
-                uc.c.output_tokens,
-                uc.c.cost_usd,
-            )
-            .where(uc.c.usage_date >= start, uc.c.usage_date < end)
-            .order_by(uc.c.occurred_at, uc.c.request_id)
-            .limit(5)
-        ).all()
-    costs = [c for _, _, c in days if c is not None]
-    return {
-        "rows": sum(int(n) for _, n, _ in days),
-        "cost_usd": sum(costs[1:], start=costs[0]) if costs else None,
-        "by_day": [(str(d), int(n), c) for d, n, c in days],
-        "preview": [dict(r._mapping) for r in preview],
-    }

@@ -3,7 +3,7 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from costsync_pipeline.landing.usage import WindowResult
+from costsync_pipeline.landing.outcomes import WindowResult
 from costsync_pipeline.quality.usage import usage_checks
 
 USAGE_COSTS_CHECKS = [

@@ -5,7 +5,8 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
-from costsync_pipeline.landing.usage import WindowResult, window_totals
+from costsync_pipeline.landing.outcomes import WindowResult
+from costsync_pipeline.landing.writes import window_totals
 
 
 def _md_table(headers: list[str], rows: list[list]) -> str:
