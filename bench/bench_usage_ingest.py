@@ -324,9 +324,9 @@ def _window_summary(result) -> dict:
         "inserted": result.counts.inserted,
         "updated": result.counts.updated,
         "unchanged": result.counts.unchanged,
-        "rows_read": result.rows_read,
-        "rows_rejected": result.rows_rejected,
-        "rows_duplicate": result.rows_duplicate,
+        "rows_read": result.total().rows_read,
+        "rows_rejected": result.total().rows_rejected,
+        "rows_duplicate": result.total().rows_duplicate,
         "rejected_by_reason": result.rejected_by_reason,
     }
 

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 from costsync_pipeline.warehouse.upsert import UpsertCounts
 
 
 @dataclass
 class FileDayStats:
+    """Rows of one file on one day; rows_read = landed + rejected + duplicate."""
+
     rows_read: int = 0
     rows_landed: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
+
+    @classmethod
+    def sum(cls, parts: Iterable[FileDayStats]) -> FileDayStats:
+        out = cls()
+        for part in parts:
+            for f in fields(cls):
+                setattr(out, f.name, getattr(out, f.name) + getattr(part, f.name))
+        return out
 
 
 @dataclass
@@ -26,13 +37,7 @@ class FileOutcome:
     currency_defaulted: int = 0
 
     def total(self) -> FileDayStats:
-        out = FileDayStats()
-        for s in self.days.values():
-            out.rows_read += s.rows_read
-            out.rows_landed += s.rows_landed
-            out.rows_rejected += s.rows_rejected
-            out.rows_duplicate += s.rows_duplicate
-        return out
+        return FileDayStats.sum(self.days.values())
 
 
 @dataclass
@@ -44,18 +49,5 @@ class WindowResult:
     superseded: int
     rejected_by_reason: dict[str, int]
 
-    @property
-    def rows_read(self) -> int:
-        return sum(f.total().rows_read for f in self.files)
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(f.total().rows_rejected for f in self.files)
-
-    @property
-    def rows_duplicate(self) -> int:
-        return sum(f.total().rows_duplicate for f in self.files)
-
-    @property
-    def rows_landed(self) -> int:
-        return sum(f.total().rows_landed for f in self.files)
+    def total(self) -> FileDayStats:
+        return FileDayStats.sum(f.total() for f in self.files)

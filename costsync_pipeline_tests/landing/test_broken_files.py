@@ -95,7 +95,7 @@ def test_missing_optional_column_rejects_rows_by_name(engine, inbox):
         "r2,openai,2026-11-20T11:00:00Z\n",
     )
     _, result = land(engine, inbox)
-    assert result.rows_rejected == 2
+    assert result.total().rows_rejected == 2
     assert {(r["row_number"], r["column"], r["check"]) for r in rejected(engine)} == {
         (1, "model", "not_nullable"),
         (2, "model", "not_nullable"),

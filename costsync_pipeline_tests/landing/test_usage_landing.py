@@ -114,7 +114,7 @@ def test_duplicate_in_one_file_later_record_wins(engine, inbox):
     row = usage_rows(engine).set_index("request_id").loc["req-19-0010"]
     assert row["output_tokens"] == 999
     assert Decimal(str(row["reported_cost"])) == Decimal("0.0111")
-    assert result.rows_duplicate == 1
+    assert result.total().rows_duplicate == 1
 
 
 def test_rejections_name_file_row_column_check_value_and_raw(engine, inbox):
@@ -218,7 +218,7 @@ def test_partition_window_only_lands_its_days(engine, inbox):
     assert set(rows["usage_date"].astype(str)) == {"2026-11-19"}
     # The other days' rows are landed by their own partitions, and counted there.
     _, rest = land(engine, inbox)
-    assert result.rows_read + 0 < rest.rows_read
+    assert result.total().rows_read < rest.total().rows_read
     assert len(usage_rows(engine)) == 22
 
 
@@ -234,7 +234,7 @@ def test_future_and_ancient_timestamps_are_rejected_not_lost(engine, inbox):
         + "garbage,openai,gpt-4o,yesterday-ish\n",
     )
     _, result = land(engine, inbox)
-    assert result.rows_read == 4 and result.rows_rejected == 3
+    assert result.total().rows_read == 4 and result.total().rows_rejected == 3
     checks = {r["request_id"]: r["check"] for r in rejected(engine)}
     assert checks == {
         "future": "within_partitions",

@@ -36,12 +36,12 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
         "rows_by_day": dg.MetadataValue.md(
             _md_table(["usage_date", "rows", "cost_usd"], [list(r) for r in totals["by_day"]])
         ),
-        "rows_read": result.rows_read,
+        "rows_read": result.total().rows_read,
         "inserted": result.counts.inserted,
         "updated": result.counts.updated,
         "unchanged": result.counts.unchanged,
-        "rejected": result.rows_rejected,
-        "duplicates": result.rows_duplicate,
+        "rejected": result.total().rows_rejected,
+        "duplicates": result.total().rows_duplicate,
         "superseded_by_later_file": result.superseded,
         "naive_timestamps_taken_as_utc": sum(o.naive_timestamps for o in result.files),
         "currency_defaulted_to_usd": sum(o.currency_defaulted for o in result.files),
