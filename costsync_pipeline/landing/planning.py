@@ -19,9 +19,14 @@ from costsync_pipeline.landing.routing import (
 from costsync_pipeline.sources.containers import UnreadableFile
 from costsync_pipeline.warehouse import tables as t
 
+PLANNED_AT = "costsync/planned_at"
+
 
 @dataclass
 class UsagePlan:
+    # When the decisions were made: a file's receipt time is capped at it, and the runs
+    # carry it (tag PLANNED_AT) so they register files with the same receipt day.
+    planned_at: dt.datetime
     readable: list[tuple[inbox.InboxFile, FileInspection]] = field(default_factory=list)
     unreadable: list[tuple[inbox.InboxFile, str]] = field(default_factory=list)
     stat_cache: dict[str, tuple[int, float, str]] = field(default_factory=dict)
@@ -87,7 +92,8 @@ def plan_usage_inbox(
     """
     files = inbox.list_inbox(inbox_url, KIND, stat_cache)
     plan = UsagePlan(
-        stat_cache={f.path: (f.size, f.modified_at.timestamp(), f.checksum) for f in files}
+        planned_at=now,
+        stat_cache={f.path: (f.size, f.modified_at.timestamp(), f.checksum) for f in files},
     )
     seen = landed_checksums(engine, {f.checksum for f in files}) | set(skip)
     for f in files:
@@ -106,12 +112,16 @@ def run_requests_for(plan: UsagePlan) -> list[PlannedRun]:
     runs = []
     if plan.unreadable:
         keys = sorted(f.checksum for f, _ in plan.unreadable)
+        # Path and mtime too: the same broken bytes dropped again later are a new event.
+        drops = sorted(
+            f"{f.checksum}:{f.path}:{f.modified_at.isoformat()}" for f, _ in plan.unreadable
+        )
         files = [
             {"path": f.path, "checksum": f.checksum, "message": msg} for f, msg in plan.unreadable
         ]
         runs.append(
             PlannedRun(
-                run_key=f"usage-set-aside:{_digest(keys)}",
+                run_key=f"usage-set-aside:{_digest(drops)}",
                 partition=None,
                 run_config={"ops": {"set_aside_usage_files": {"config": {"files": files}}}},
                 tags={"costsync/files": ",".join(k[:12] for k in keys)[:200]},
@@ -123,7 +133,10 @@ def run_requests_for(plan: UsagePlan) -> list[PlannedRun]:
                 run_key=partition_run_key(day, checksums),
                 partition=day,
                 run_config={},
-                tags={"costsync/files": ",".join(sorted(c[:12] for c in checksums))[:200]},
+                tags={
+                    "costsync/files": ",".join(sorted(c[:12] for c in checksums))[:200],
+                    PLANNED_AT: plan.planned_at.isoformat(),
+                },
             )
         )
     return runs

@@ -21,13 +21,16 @@ def register_new_files(
     start: dt.date,
     end: dt.date,
     now: dt.datetime,
+    planned_at: dt.datetime | None = None,
 ) -> list[tuple[str, str]]:
     """Land the inbox files not seen before whose rows touch [start, end).
 
     Copies each into the raw zone and records it in ``landed_files``; sets aside the ones that
-    cannot be read. Returns (file name, message) for each file set aside.
+    cannot be read. Returns (file name, message) for each file set aside. ``planned_at`` is
+    the time the sensor (or ``costsync run``) planned this run: receipt times are capped at it,
+    as they were in the plan, so both agree on which days a file's rows may fall on.
     """
-    plan = plan_usage_inbox(engine, inbox_url, now)
+    plan = plan_usage_inbox(engine, inbox_url, planned_at or now)
     set_aside, rows = [], []
     for f, message in plan.unreadable:
         set_aside.append((f.name, message))
@@ -49,7 +52,7 @@ def register_new_files(
                 "last_date": info.dates[-1],
                 "status": "landed",
                 "message": None,
-                "received_at": received_at(f.modified_at, now),
+                "received_at": received_at(f.modified_at, plan.planned_at),
                 "landed_at": now,
             }
         )

@@ -60,9 +60,13 @@ def naive_mask(s: pd.Series) -> pd.Series:
     return (~has_offset.fillna(False).astype(bool)) & ~blank_mask(s)
 
 
+# Counts are stored as 64-bit integers and pass through float64: beyond 2**53 neither is exact.
+MAX_COUNT = 2**53
+
+
 def integer_like(s: pd.Series) -> pd.Series:
     n = to_number(s)
-    return blank_mask(s) | (n.notna() & np.isfinite(n) & (n % 1 == 0))
+    return blank_mask(s) | (n.notna() & (n.abs() < MAX_COUNT) & (n % 1 == 0))
 
 
 def decimal_like(s: pd.Series) -> pd.Series:

@@ -11,7 +11,7 @@ import pytest
 from costsync_pipeline.defs.usage.schedules import usage_daily_schedule
 from costsync_pipeline.defs.usage.sensors import usage_inbox_sensor
 from costsync_pipeline.resources import InboxResource, WarehouseResource
-from costsync_pipeline_tests.conftest import SAMPLE_USAGE, drop, write
+from costsync_pipeline_tests.conftest import RECEIVED, SAMPLE_USAGE, drop, write
 
 
 @pytest.fixture
@@ -100,3 +100,19 @@ def _assets():
     from costsync_pipeline.defs.usage.assets import raw_usage_files, usage_costs
 
     return raw_usage_files, usage_costs
+
+
+def test_cursor_forgets_content_that_left_the_inbox_before_its_run(resources, inbox):
+    path = write(inbox[0], "export.json", '{"records": [', mtime=RECEIVED)
+    first = tick(resources)
+    assert [r.job_name for r in first.run_requests] == ["usage_set_aside_job"]
+    path.write_text('{"records": []}\n')  # replaced before the set-aside run got to it
+    second = tick(resources, first.cursor)
+    assert json.loads(second.cursor)["requested"] != json.loads(first.cursor)["requested"]
+    # The same broken bytes dropped again later are judged again, with a new run key.
+    path.unlink()
+    write(inbox[0], "again.json", '{"records": [', mtime=RECEIVED + 60)
+    third = tick(resources, second.cursor)
+    (request,) = third.run_requests
+    assert request.job_name == "usage_set_aside_job"
+    assert request.run_key != first.run_requests[0].run_key

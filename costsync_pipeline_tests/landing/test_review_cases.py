@@ -168,3 +168,90 @@ def test_set_aside_job_leaves_a_file_that_changed_since_the_sensor_read_it(db_ur
     )
     assert result.success
     assert path.exists() and not (Path(inbox[0]) / "usage" / "failed").exists()
+
+
+def test_infinite_or_huge_counts_are_rejected_rows(engine, inbox):
+    def spend(i, usage):
+        return {
+            "request_id": f"c{i}",
+            "startTime": "2026-11-20T10:00:00+00:00",
+            "model": "gpt-4o",
+            "custom_llm_provider": "openai",
+            "prompt_tokens": 100,
+            "completion_tokens": 10,
+            "spend": 0.01,
+            "metadata": json.dumps({"usage_object": usage}),
+        }
+
+    frame = pd.DataFrame(
+        [
+            spend(1, {}),
+            spend(2, {"cache_read_input_tokens": float("inf")}),
+            spend(3, {"cache_read_input_tokens": 10**20}),
+        ]
+    )
+    write(inbox[0], "spend.csv", frame.to_csv(index=False))
+    write(
+        inbox[0],
+        "records.csv",
+        "request_id,provider,model,timestamp,input_tokens\n"
+        "ok,openai,gpt-4o,2026-11-20T10:00:00Z,5\n"
+        "huge,openai,gpt-4o,2026-11-20T10:00:00Z,100000000000000000000\n",
+    )
+    land(engine, inbox)
+    assert sorted(usage_rows(engine)["request_id"]) == ["c1", "ok"]
+    assert {(r["request_id"], r["check"]) for r in rejected(engine)} == {
+        ("c2", "usage_metadata"),
+        ("c3", "usage_metadata"),
+        ("huge", "integer"),
+    }
+
+
+def test_sensor_plan_and_run_agree_on_the_received_day(engine, inbox):
+    """A file's mtime just ahead of the clock at midnight: the plan's cap is the run's cap."""
+    from costsync_pipeline.landing.planning import plan_usage_inbox
+    from costsync_pipeline.landing.registry import register_new_files
+    from costsync_pipeline.landing.usage import land_usage_window
+
+    mtime = dt.datetime(2026, 11, 22, 0, 0, 20, tzinfo=dt.UTC)
+    write(
+        inbox[0],
+        "f.csv",
+        HEADER + "a,openai,gpt-4o,1,2026-11-21T10:00:00Z\nb,openai,gpt-4o,1,2026-11-22T00:00:10Z\n",
+        mtime=mtime.timestamp(),
+    )
+    planned = mtime - dt.timedelta(seconds=40)  # the sensor ticked before midnight
+    plan = plan_usage_inbox(engine, inbox[0], planned)
+    assert sorted(plan.partitions) == ["2026-11-21"]
+    run_at = mtime + dt.timedelta(seconds=20)  # the run starts after midnight
+    day, next_day = dt.date(2026, 11, 21), dt.date(2026, 11, 22)
+    register_new_files(engine, *inbox, day, next_day, run_at, planned_at=planned)
+    land_usage_window(engine, day, next_day, now=run_at)
+    assert usage_rows(engine)["request_id"].tolist() == ["a"]
+    assert [(r["request_id"], r["check"]) for r in rejected(engine)] == [("b", "within_partitions")]
+    with engine.connect() as conn:
+        days = conn.execute(sa.select(sa.func.sum(t.landed_file_days.c.rows_read))).scalar()
+        read, last = conn.execute(
+            sa.select(t.landed_files.c.rows_read, t.landed_files.c.last_date)
+        ).one()
+    assert (days, read, str(last)) == (2, 2, "2026-11-21")
+
+
+def test_set_aside_job_accepts_runs_requested_without_a_checksum(db_url, inbox):
+    path = write(inbox[0], "broken.json", '{"records": [')
+    result = usage_set_aside_job.execute_in_process(
+        run_config={
+            "ops": {
+                "set_aside_usage_files": {
+                    "config": {"files": [{"path": str(path), "message": "not valid JSON"}]}
+                }
+            }
+        },
+        resources={
+            "warehouse": WarehouseResource(database_url=db_url),
+            "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    assert (Path(inbox[0]) / "usage" / "failed" / "broken.json").exists()

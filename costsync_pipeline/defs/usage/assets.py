@@ -6,6 +6,7 @@ import dagster as dg
 
 from costsync_pipeline.defs.usage.checks import USAGE_COSTS_CHECKS, usage_costs_check_results
 from costsync_pipeline.defs.usage.metadata import window_metadata
+from costsync_pipeline.landing.planning import PLANNED_AT
 from costsync_pipeline.landing.registry import files_for_window, register_new_files
 from costsync_pipeline.landing.usage import land_usage_window
 from costsync_pipeline.partitions import daily_partitions
@@ -36,7 +37,16 @@ def raw_usage_files(
     engine = warehouse.get_engine()
     start, end = _window(context)
     now = dt.datetime.now(dt.UTC)
-    set_aside = register_new_files(engine, inbox.inbox_url, inbox.raw_zone_url, start, end, now)
+    planned = context.run.tags.get(PLANNED_AT)
+    set_aside = register_new_files(
+        engine,
+        inbox.inbox_url,
+        inbox.raw_zone_url,
+        start,
+        end,
+        now,
+        planned_at=dt.datetime.fromisoformat(planned) if planned else None,
+    )
     files = files_for_window(engine, start, end)
     for _name, message in set_aside:
         context.log.error(f"set aside: {message}")

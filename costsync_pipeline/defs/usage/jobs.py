@@ -16,7 +16,11 @@ usage_job = dg.define_asset_job(
 
 class UnreadableFile(dg.Config):
     path: str = Field(description="Path or URL of the file in the inbox.")
-    checksum: str = Field(description="SHA-256 of the content found unreadable.")
+    checksum: str | None = Field(
+        default=None,
+        description="SHA-256 of the content found unreadable; a file whose content differs "
+        "now is left for the sensor to judge again. (Missing in runs requested before it.)",
+    )
     message: str = Field(description="Why it cannot be read.")
 
 
@@ -39,7 +43,7 @@ def set_aside_usage_files(
         if found is None:
             context.log.info(f"{item.path} is no longer in the inbox")
             continue
-        if found.checksum != item.checksum:
+        if item.checksum is not None and found.checksum != item.checksum:
             # Replaced since the sensor read it (a finished copy, a fixed export): the new
             # content is judged on its own by the next sensor tick.
             context.log.warning(f"{item.path} changed since it was found unreadable; left in place")

@@ -37,7 +37,10 @@ def usage_inbox_sensor(
     requests = run_requests_for(plan)
     # Remember what was requested until its run has landed it.
     asked = requested | plan.new_checksums | {f.checksum for f, _ in plan.unreadable}
-    pending = asked - landed_checksums(engine, asked)
+    # Forget what has landed, and what is no longer in the inbox (replaced or removed before
+    # its run handled it), so content dropped again later is judged again.
+    in_inbox = {checksum for _, _, checksum in plan.stat_cache.values()}
+    pending = (asked & in_inbox) - landed_checksums(engine, asked)
     cursor = json.dumps(
         {"stat": {k: list(v) for k, v in plan.stat_cache.items()}, "requested": sorted(pending)},
         sort_keys=True,

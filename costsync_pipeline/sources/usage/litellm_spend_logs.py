@@ -39,7 +39,7 @@ def _metadata_ok(value) -> bool:
     try:
         _usage_counts(_parse(value))
         return True
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         return False
 
 
@@ -71,7 +71,9 @@ def _whole(value) -> int:
     """A token count: a whole, non-negative number (12.0 is fine, 12.7 and "n/a" are not)."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"not a token count: {value!r}")
+    if not 0 <= value < ck.MAX_COUNT:  # also refuses NaN and infinity
         raise ValueError(f"not a token count: {value!r}")
     if value != int(value):
         raise ValueError(f"not a whole number of tokens: {value!r}")
