@@ -19,6 +19,22 @@ from costsync_pipeline_tests.conftest import RECEIVED, run_concurrently, write
 from costsync_pipeline_tests.landing.test_usage_landing import land, rejected, usage_rows
 
 HEADER = "request_id,provider,model,cost,timestamp\n"
+
+
+def spend_log(i: int, usage) -> dict:
+    """A LiteLLM spend-log row whose metadata.usage_object is ``usage``."""
+    return {
+        "request_id": f"c{i}",
+        "startTime": "2026-11-20T10:00:00+00:00",
+        "model": "gpt-4o",
+        "custom_llm_provider": "openai",
+        "prompt_tokens": 100,
+        "completion_tokens": 10,
+        "spend": 0.01,
+        "metadata": json.dumps({"usage_object": usage}),
+    }
+
+
 DAY = 86_400
 
 
@@ -106,25 +122,13 @@ def test_nul_character_is_a_rejected_row_not_a_failed_partition(engine, inbox):
 
 
 def test_malformed_litellm_usage_counts_are_rejected_rows(engine, inbox):
-    def row(i, usage):
-        return {
-            "request_id": f"c{i}",
-            "startTime": "2026-11-20T10:00:00+00:00",
-            "model": "gpt-4o",
-            "custom_llm_provider": "openai",
-            "prompt_tokens": 100,
-            "completion_tokens": 10,
-            "spend": 0.01,
-            "metadata": json.dumps({"usage_object": usage}),
-        }
-
     frame = pd.DataFrame(
         [
-            row(1, {"cache_read_input_tokens": 20}),
-            row(2, {"cache_read_input_tokens": "n/a"}),
-            row(3, {"cache_read_input_tokens": 12.7}),
-            row(4, ["not", "an", "object"]),
-            row(5, {"prompt_tokens_details": {"cached_tokens": 12.0}}),
+            spend_log(1, {"cache_read_input_tokens": 20}),
+            spend_log(2, {"cache_read_input_tokens": "n/a"}),
+            spend_log(3, {"cache_read_input_tokens": 12.7}),
+            spend_log(4, ["not", "an", "object"]),
+            spend_log(5, {"prompt_tokens_details": {"cached_tokens": 12.0}}),
         ]
     )
     write(inbox[0], "spend.csv", frame.to_csv(index=False))
@@ -171,23 +175,11 @@ def test_set_aside_job_leaves_a_file_that_changed_since_the_sensor_read_it(db_ur
 
 
 def test_infinite_or_huge_counts_are_rejected_rows(engine, inbox):
-    def spend(i, usage):
-        return {
-            "request_id": f"c{i}",
-            "startTime": "2026-11-20T10:00:00+00:00",
-            "model": "gpt-4o",
-            "custom_llm_provider": "openai",
-            "prompt_tokens": 100,
-            "completion_tokens": 10,
-            "spend": 0.01,
-            "metadata": json.dumps({"usage_object": usage}),
-        }
-
     frame = pd.DataFrame(
         [
-            spend(1, {}),
-            spend(2, {"cache_read_input_tokens": float("inf")}),
-            spend(3, {"cache_read_input_tokens": 10**20}),
+            spend_log(1, {}),
+            spend_log(2, {"cache_read_input_tokens": float("inf")}),
+            spend_log(3, {"cache_read_input_tokens": 10**20}),
         ]
     )
     write(inbox[0], "spend.csv", frame.to_csv(index=False))
