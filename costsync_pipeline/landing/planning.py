@@ -101,8 +101,10 @@ def plan_usage_inbox(
             continue
         seen.add(f.checksum)  # the same content twice in one scan is one file
         try:
-            day = received_at(f.modified_at, now).date()
-            plan.readable.append((f, inspect_usage_file(inbox.read_bytes(f.path), f.name, day)))
+            received = received_at(f.modified_at, now)
+            plan.readable.append(
+                (f, inspect_usage_file(inbox.read_bytes(f.path), f.name, received))
+            )
         except UnreadableFile as exc:
             plan.unreadable.append((f, str(exc)))
     return plan

@@ -52,7 +52,7 @@ def register_new_files(
                 "last_date": info.dates[-1],
                 "status": "landed",
                 "message": None,
-                "received_at": received_at(f.modified_at, plan.planned_at),
+                "received_at": info.received_at,
                 "landed_at": now,
             }
         )

@@ -23,6 +23,7 @@ class FileInspection:
     source: str
     rows_read: int
     dates: tuple[dt.date, ...]
+    received_at: dt.datetime  # fixes the last day the file's rows may fall on
 
 
 EPOCH = dt.date(1970, 1, 1)
@@ -66,10 +67,10 @@ def received_at(modified_at: dt.datetime, now: dt.datetime) -> dt.datetime:
     return min(modified_at, now)
 
 
-def inspect_usage_file(data: bytes, name: str, received_day: dt.date) -> FileInspection:
+def inspect_usage_file(data: bytes, name: str, received: dt.datetime) -> FileInspection:
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
     usage_file = read_usage_file(data, name, routing_only=True)
-    first, last = partition_range(received_day)
+    first, last = partition_range(received.date())
     days = np.unique(day_numbers(row_timestamps(usage_file)))
     lo, hi = day_number(first), day_number(last)
     dates = [day_of(d) for d in days if lo <= d <= hi]
@@ -78,4 +79,6 @@ def inspect_usage_file(data: bytes, name: str, received_day: dt.date) -> FileIns
         raise UnreadableFile(
             f"{name}: no row has a readable timestamp between {first} and {last} in column {col!r}"
         )
-    return FileInspection(usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)))
+    return FileInspection(
+        usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)), received
+    )

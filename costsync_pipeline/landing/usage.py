@@ -31,11 +31,10 @@ from costsync_pipeline.landing.routing import (
     row_timestamps,
 )
 from costsync_pipeline.landing.writes import Uploader, store_file_days, store_rejections
-from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.schemas.usage import NormalizedUsage
 from costsync_pipeline.sources.containers import ROW
 from costsync_pipeline.sources.usage import UsageFile, read_usage_file
-from costsync_pipeline.transforms.normalize import normalize_usage
+from costsync_pipeline.transforms.normalize import clean_text, normalize_usage
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
 
 # Rows validated per step; each step's upsert overlaps the next step's validation.
@@ -67,8 +66,7 @@ def _route(
     out_of_range = ~undated & ((day < first) | (day > last))
     day = np.where(undated | out_of_range, day_number(home), day)
     in_window = (day >= day_number(start)) & (day < day_number(end))
-    keys = frame[fmt.key_column].astype("str").str.strip()
-    keys = keys.where(~ck.blank_mask(frame[fmt.key_column]))
+    keys = clean_text(frame[fmt.key_column])  # the id exactly as normalization will see it
     duplicate = (keys.notna() & keys.duplicated(keep="last")).to_numpy(dtype=bool)
     by_row = pd.Series(day, index=frame[ROW].to_numpy())
     return _Routes(day, in_window, duplicate, out_of_range, by_row)

@@ -28,7 +28,7 @@ class NormalizeStats:
     currency_defaulted: int
 
 
-def _text(s: pd.Series) -> pd.Series:
+def clean_text(s: pd.Series) -> pd.Series:
     """Trimmed text with blanks as missing, in pandas' (Arrow-backed) string dtype."""
     out = s.astype("str").str.strip()
     return out.where(~out.isin(ck.MISSING_VARIANTS))
@@ -42,7 +42,7 @@ def _decimal_text(s: pd.Series) -> pd.Series:
         return pd.Series(
             pd.arrays.ArrowStringArray(text.cast(pa.large_string())), index=s.index
         ).astype("str")
-    return _text(s).str.lstrip("+")
+    return clean_text(s).str.lstrip("+")
 
 
 def utc_dates(occurred_at: pd.Series) -> pd.Series:
@@ -68,21 +68,21 @@ def normalize_usage(
     idx = records.index
     occurred = ck.to_utc(records["timestamp"]) if occurred_at is None else occurred_at
     cost = _decimal_text(records["cost"])
-    currency = _text(records["currency"]).str.upper()
+    currency = clean_text(records["currency"]).str.upper()
     defaulted = currency.isna() & cost.notna()
     currency = currency.where(~defaulted, DEFAULT_CURRENCY)
-    tier = _text(records["service_tier"]).str.lower().fillna(DEFAULT_SERVICE_TIER)
+    tier = clean_text(records["service_tier"]).str.lower().fillna(DEFAULT_SERVICE_TIER)
     out = {
-        "request_id": _text(records["request_id"]),
+        "request_id": clean_text(records["request_id"]),
         "source": pd.Series(source, index=idx, dtype="str"),
         "occurred_at": occurred,
         "usage_date": utc_dates(occurred),
-        **{c: _text(records[c]) for c in ID_COLUMNS},
-        "provider": _text(records["provider"]).str.lower(),
-        "model": _text(records["model"]).str.lower(),
-        "original_model": _text(records["original_model"]),
+        **{c: clean_text(records[c]) for c in ID_COLUMNS},
+        "provider": clean_text(records["provider"]).str.lower(),
+        "model": clean_text(records["model"]).str.lower(),
+        "original_model": clean_text(records["original_model"]),
         "downgraded": ck.to_bool(records["downgraded"]),
-        "budget_status": _text(records["budget_status"]),
+        "budget_status": clean_text(records["budget_status"]),
         "service_tier": tier,
     }
     for col in TOKEN_COLUMNS:
