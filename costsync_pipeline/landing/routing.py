@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from costsync_pipeline.partitions import PARTITIONS_START
-from costsync_pipeline.schemas import checks as ck
 from costsync_pipeline.sources.containers import UnreadableFile
-from costsync_pipeline.sources.usage import UsageFile, read_usage_file
+from costsync_pipeline.sources.formats import ExportFile
+from costsync_pipeline.sources.usage import read_usage_file
 
 KIND = "usage"
 
@@ -30,9 +30,9 @@ EPOCH = dt.date(1970, 1, 1)
 NO_DAY = np.iinfo(np.int64).min
 
 
-def row_timestamps(usage_file: UsageFile) -> pd.Series:
+def row_timestamps(export: ExportFile) -> pd.Series:
     """Each row's timestamp in UTC (NaT where it cannot be read)."""
-    return ck.to_utc(usage_file.table.frame[usage_file.format.timestamp_column])
+    return export.format.timestamps(export.table.frame)
 
 
 def day_numbers(ts: pd.Series) -> np.ndarray:

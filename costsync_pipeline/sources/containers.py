@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 ROW = "_row"
 BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 64 * 1024
+# Keys a JSON export may wrap its list of records in: costsync's own envelope, and seed 001's
+# GPU cost export (``{"cost_data": [...]}``).
+ENVELOPE_KEYS = ("records", "cost_data")
 
 
 class UnreadableFile(Exception):
@@ -69,7 +72,9 @@ def detect_container(head: bytes) -> str:
             first = json.loads(first_line)
         except ValueError:
             return "json"  # a pretty-printed document spans lines
-        if isinstance(first, dict) and "records" in first:
+        if isinstance(first, dict) and any(
+            isinstance(first.get(k), list) for k in ENVELOPE_KEYS
+        ):
             return "json"
         return "jsonl"
     return "csv"
@@ -100,9 +105,11 @@ def _read_json_document(data: bytes, name: str) -> RawTable:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"{name}: not valid JSON ({exc})") from exc
     if isinstance(doc, dict):
-        if not isinstance(doc.get("records"), list):
-            raise UnreadableFile(f'{name}: a JSON object must hold a "records" list')
-        items = doc["records"]
+        lists = [k for k in ENVELOPE_KEYS if isinstance(doc.get(k), list)]
+        if len(lists) != 1:
+            keys = " or ".join(f'"{k}"' for k in ENVELOPE_KEYS)
+            raise UnreadableFile(f"{name}: a JSON object must hold one list under {keys}")
+        items = doc[lists[0]]
     elif isinstance(doc, list):
         items = doc
     else:

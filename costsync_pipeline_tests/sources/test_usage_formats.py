@@ -83,7 +83,7 @@ def test_formats_are_discovered_from_modules():
             "lacks required column(s) ['timestamp']",
         ),
         (b"foo,bar\n1,2\n", "matches no known usage format"),
-        (b'{"records": 5}', 'must hold a "records" list'),
+        (b'{"records": 5}', 'must hold one list under "records" or "cost_data"'),
         (b"PAR1 this is not really parquet", "not a readable Parquet file"),
         (b"request_id,timestamp,request_id\nr1,x,r2\n", "repeats column(s)"),
     ],

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-import pandera.pandas as pa
 
-from costsync_pipeline.sources.containers import RawTable
+from costsync_pipeline.sources.formats import ExportFormat
 
 # The costsync record vocabulary every format maps to (see the data contract).
 RECORD_COLUMNS = (
@@ -34,34 +33,11 @@ RECORD_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class UsageFormat:
-    """A usage export format.
+@dataclass(frozen=True, kw_only=True)
+class UsageFormat(ExportFormat):
+    """A usage export format. ``to_records`` maps rows that passed ``raw_schema`` to the
+    costsync record vocabulary (``RECORD_COLUMNS``, any missing optional column as NA); token
+    buckets must come out disjoint: ``input_tokens`` without cache reads or writes."""
 
-    ``raw_schema`` validates rows as received, in the file's own column names, so a rejection
-    names the column the sender wrote. ``to_records`` maps rows that passed it to the costsync
-    record vocabulary (``RECORD_COLUMNS``, any missing optional column as NA); token buckets
-    must come out disjoint: ``input_tokens`` without cache reads or writes.
-    ``timestamp_column`` routes rows to daily partitions before anything else is parsed.
-    """
-
-    name: str
-    containers: frozenset[str]
-    matches: Callable[[set[str]], bool]
-    required_columns: tuple[str, ...]
-    timestamp_column: str
     key_column: str
-    raw_schema: pa.DataFrameSchema
     to_records: Callable[[pd.DataFrame], pd.DataFrame]
-    priority: int = 100
-
-
-@dataclass
-class UsageFile:
-    name: str
-    format: UsageFormat
-    table: RawTable
-
-    @property
-    def source(self) -> str:
-        return f"{self.format.name}.{self.table.container}"
