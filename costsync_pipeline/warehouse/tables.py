@@ -96,6 +96,79 @@ landed_file_days = sa.Table(
     sa.Column("rows_landed", sa.BigInteger, nullable=False),
     sa.Column("rows_rejected", sa.BigInteger, nullable=False),
     sa.Column("rows_duplicate", sa.BigInteger, nullable=False),
+    # Cloud exports (migration 0002): rows a later export of the same billing period
+    # replaced, and the file's billed cost: read = landed + rejected + superseded.
+    sa.Column("rows_superseded", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("billed_cost_read", Money),
+    sa.Column("billed_cost_landed", Money),
+    sa.Column("billed_cost_rejected", Money),
+    sa.Column("billed_cost_superseded", Money),
     sa.Column("run_id", sa.String),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
+)
+
+cost_snapshots = sa.Table(
+    "cost_snapshots",
+    metadata,
+    sa.Column("usage_date", sa.Date, primary_key=True),
+    sa.Column("provider", Key, primary_key=True),
+    sa.Column("billing_account_id", Key, primary_key=True),
+    sa.Column("sub_account_id", Key, primary_key=True),
+    sa.Column("service_name", Key, primary_key=True),
+    sa.Column("resource_type", Key, primary_key=True),
+    sa.Column("region", Key, primary_key=True),
+    sa.Column("charge_category", Key, primary_key=True),
+    sa.Column("billing_currency", sa.String(3), nullable=False),
+    sa.Column("billed_cost", Money, nullable=False),
+    sa.Column("billed_cost_usd", Money),
+    sa.Column("effective_cost", Money, nullable=False),
+    sa.Column("effective_cost_usd", Money),
+    sa.Column("consumed_quantity", Money),
+    sa.Column("consumed_unit", sa.String, nullable=False),
+    sa.Column("line_items", sa.BigInteger, nullable=False),
+    sa.Column("billing_period_start", sa.Date, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("source_file", sa.String(64), nullable=False),
+    sa.Column("source_received_at", UtcTimestamp, nullable=False),
+    sa.Column("ingested_at", UtcTimestamp, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+)
+
+cost_audit_log = sa.Table(
+    "cost_audit_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("entity", sa.String, nullable=False),
+    sa.Column("entity_key", sa.Text, nullable=False),
+    sa.Column("old_cost_usd", Money),
+    sa.Column("new_cost_usd", Money),
+    sa.Column("old_value", Money),
+    sa.Column("new_value", Money),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("source_file", sa.String),
+    sa.Column("file_checksum", sa.String(64)),
+    sa.Column("changed_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_cost_audit_log_entity_key", "entity", "entity_key"),
+)
+
+landed_file_scopes = sa.Table(
+    "landed_file_scopes",
+    metadata,
+    sa.Column("file_checksum", sa.String(64), primary_key=True),
+    sa.Column("provider", Key, primary_key=True),
+    sa.Column("billing_account_id", Key, primary_key=True),
+    sa.Column("billing_period_start", sa.Date, primary_key=True),
+    sa.Column("first_date", sa.Date, nullable=False),
+    sa.Column("last_date", sa.Date, nullable=False),
+    sa.Column("received_at", UtcTimestamp, nullable=False),
+    sa.Index(
+        "ix_landed_file_scopes_scope", "provider", "billing_account_id", "billing_period_start"
+    ),
 )

@@ -9,7 +9,15 @@ from costsync_pipeline.warehouse import migrations
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.engine import make_engine
 
-TABLES = {"usage_costs", "rejected_records", "landed_files", "landed_file_days"}
+TABLES = {
+    "usage_costs",
+    "rejected_records",
+    "landed_files",
+    "landed_file_days",
+    "cost_snapshots",
+    "cost_audit_log",
+    "landed_file_scopes",
+}
 
 
 def table_names(engine) -> set[str]:
@@ -18,9 +26,19 @@ def table_names(engine) -> set[str]:
 
 def test_upgrade_status_downgrade_roundtrip(db_url):
     engine = make_engine(db_url)
-    assert [m.applied for m in migrations.status(engine)] == [False]
+    assert [m.applied for m in migrations.status(engine)] == [False, False]
+    migrations.upgrade(engine, "0001")
+    assert "cost_snapshots" not in table_names(engine)
     migrations.upgrade(engine)
     assert table_names(engine) >= TABLES
+    assert "daily_cost" in sa.inspect(engine).get_view_names()
+    migrations.downgrade(engine, "0001")
+    assert "cost_snapshots" not in table_names(engine)
+    assert "daily_cost" not in sa.inspect(engine).get_view_names()
+    assert "rows_superseded" not in {
+        c["name"] for c in sa.inspect(engine).get_columns("landed_file_days")
+    }
+    migrations.upgrade(engine)
     status = migrations.status(engine)
     assert status[-1].is_current and all(m.applied for m in status)
     migrations.downgrade(engine, "base")
