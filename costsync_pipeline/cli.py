@@ -47,7 +47,7 @@ def _instance() -> dg.DagsterInstance:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from costsync_pipeline.definitions import defs as load_defs
-    from costsync_pipeline.landing.planning import plan_usage_inbox, run_requests_for
+    from costsync_pipeline.landing.planning import plan_inbox, run_requests_for
     from costsync_pipeline.summary import print_summary
 
     settings = _settings()
@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     migrations.ensure_schema(engine)
     defs = load_defs()
     instance = _instance()
-    plan = plan_usage_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC))
+    plan = plan_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC))
     planned = run_requests_for(plan)
     print(
         f"costsync run: {len(plan.new_checksums)} new usage file(s), "

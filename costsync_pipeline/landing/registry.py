@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
-from costsync_pipeline.landing.planning import plan_usage_inbox
-from costsync_pipeline.landing.routing import KIND, received_at
+from costsync_pipeline.landing.kinds import KINDS, USAGE, Kind
+from costsync_pipeline.landing.planning import plan_inbox
+from costsync_pipeline.landing.routing import FileInspection, received_at
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.upsert import upsert_frame
 
@@ -22,6 +23,7 @@ def register_new_files(
     end: dt.date,
     now: dt.datetime,
     planned_at: dt.datetime | None = None,
+    kind: Kind | str = USAGE,
 ) -> list[tuple[str, str]]:
     """Land the inbox files not seen before whose rows touch [start, end).
 
@@ -30,19 +32,21 @@ def register_new_files(
     the time the sensor (or ``costsync run``) planned this run: receipt times are capped at it,
     as they were in the plan, so both agree on which days a file's rows may fall on.
     """
-    plan = plan_usage_inbox(engine, inbox_url, planned_at or now)
-    set_aside, rows = [], []
+    kind = KINDS[kind] if isinstance(kind, str) else kind
+    plan = plan_inbox(engine, inbox_url, planned_at or now, kind=kind)
+    set_aside, rows, scopes = [], [], []
     for f, message in plan.unreadable:
         set_aside.append((f.name, message))
-        record_unreadable(engine, inbox_url, f, message, now)
+        record_unreadable(engine, inbox_url, f, message, now, kind=kind.name)
     for f, info in plan.readable:
         if not any(start <= d < end for d in info.dates):
             continue  # belongs to other partitions: their runs land it
-        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, KIND)
+        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, kind.name)
+        scopes += _scope_rows(f.checksum, info)
         rows.append(
             {
                 "file_checksum": f.checksum,
-                "kind": KIND,
+                "kind": kind.name,
                 "file_name": f.name,
                 "raw_path": raw_path,
                 "format": info.source,
@@ -56,23 +60,46 @@ def register_new_files(
                 "landed_at": now,
             }
         )
+    if scopes:
+        # Before the file itself: a file is only ever seen as landed with its scopes.
+        _insert_ignore(engine, t.landed_file_scopes, scopes)
     if rows:
         _insert_ignore(engine, t.landed_files, rows)
     return set_aside
 
 
+def _scope_rows(checksum: str, info: FileInspection) -> list[dict]:
+    return [
+        {
+            "file_checksum": checksum,
+            "provider": s.provider,
+            "billing_account_id": s.billing_account_id,
+            "billing_period_start": s.billing_period_start,
+            "first_date": s.first_date,
+            "last_date": s.last_date,
+            "received_at": info.received_at,
+        }
+        for s in info.scopes
+    ]
+
+
 def record_unreadable(
-    engine: sa.Engine, inbox_url: str, f: inbox.InboxFile, message: str, now: dt.datetime
+    engine: sa.Engine,
+    inbox_url: str,
+    f: inbox.InboxFile,
+    message: str,
+    now: dt.datetime,
+    kind: str = USAGE.name,
 ) -> None:
     """Set a file aside and say so in ``landed_files`` and ``rejected_records``."""
-    target = inbox.set_aside(inbox_url, KIND, f, message)
+    target = inbox.set_aside(inbox_url, kind, f, message)
     _insert_ignore(
         engine,
         t.landed_files,
         [
             {
                 "file_checksum": f.checksum,
-                "kind": KIND,
+                "kind": kind,
                 "file_name": f.name,
                 "raw_path": None,
                 "format": None,
@@ -125,12 +152,14 @@ def _insert_ignore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None
     )
 
 
-def files_for_window(engine: sa.Engine, start: dt.date, end: dt.date) -> list[dict]:
+def files_for_window(
+    engine: sa.Engine, start: dt.date, end: dt.date, kind: str = USAGE.name
+) -> list[dict]:
     """Landed files whose rows may fall in [start, end), oldest received first."""
     lf = t.landed_files
     query = (
         sa.select(lf)
-        .where(lf.c.kind == KIND, lf.c.status == "landed")
+        .where(lf.c.kind == kind, lf.c.status == "landed")
         .where(lf.c.first_date < end, lf.c.last_date >= start)
         .order_by(lf.c.received_at, lf.c.file_checksum)
     )

@@ -1,4 +1,4 @@
-"""Routing usage rows to daily partitions: the UTC day of each row's timestamp."""
+"""Routing rows to daily partitions: the UTC day of each row's timestamp."""
 
 from __future__ import annotations
 
@@ -13,7 +13,21 @@ from costsync_pipeline.sources.containers import UnreadableFile
 from costsync_pipeline.sources.formats import ExportFile
 from costsync_pipeline.sources.usage import read_usage_file
 
-KIND = "usage"
+
+@dataclass(frozen=True)
+class Scope:
+    """What a cloud export is the whole truth about: one provider's billing account for one
+    billing period. The latest export of a scope replaces the earlier ones."""
+
+    provider: str
+    billing_account_id: str
+    billing_period_start: dt.date
+    first_date: dt.date  # the days the file's line items of this scope fall on
+    last_date: dt.date
+
+    @property
+    def key(self) -> tuple[str, str, dt.date]:
+        return (self.provider, self.billing_account_id, self.billing_period_start)
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,7 @@ class FileInspection:
     rows_read: int
     dates: tuple[dt.date, ...]
     received_at: dt.datetime  # fixes the last day the file's rows may fall on
+    scopes: tuple[Scope, ...] = ()  # cloud exports only
 
 
 EPOCH = dt.date(1970, 1, 1)
@@ -67,18 +82,27 @@ def received_at(modified_at: dt.datetime, now: dt.datetime) -> dt.datetime:
     return min(modified_at, now)
 
 
+def routable_days(export: ExportFile, received: dt.datetime) -> np.ndarray:
+    """Per row, its UTC day number, or ``NO_DAY`` when it has none within the partitions;
+    raises UnreadableFile when no row has one."""
+    first, last = partition_range(received.date())
+    days = day_numbers(row_timestamps(export))
+    inside = (days >= day_number(first)) & (days <= day_number(last))
+    if not inside.any():
+        col = export.format.timestamp_column
+        raise UnreadableFile(
+            f"{export.name}: no row has a readable timestamp between {first} and {last} "
+            f"in column {col!r}"
+        )
+    return np.where(inside, days, NO_DAY)
+
+
+def dates_of(days: np.ndarray) -> tuple[dt.date, ...]:
+    return tuple(day_of(d) for d in np.unique(days) if d != NO_DAY)
+
+
 def inspect_usage_file(data: bytes, name: str, received: dt.datetime) -> FileInspection:
     """Read a file far enough to route it; raises UnreadableFile when it cannot be landed."""
     usage_file = read_usage_file(data, name, routing_only=True)
-    first, last = partition_range(received.date())
-    days = np.unique(day_numbers(row_timestamps(usage_file)))
-    lo, hi = day_number(first), day_number(last)
-    dates = [day_of(d) for d in days if lo <= d <= hi]
-    if not dates:
-        col = usage_file.format.timestamp_column
-        raise UnreadableFile(
-            f"{name}: no row has a readable timestamp between {first} and {last} in column {col!r}"
-        )
-    return FileInspection(
-        usage_file.source, usage_file.table.rows_read, tuple(sorted(dates)), received
-    )
+    days = routable_days(usage_file, received)
+    return FileInspection(usage_file.source, usage_file.table.rows_read, dates_of(days), received)

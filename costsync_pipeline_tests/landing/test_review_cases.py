@@ -201,7 +201,7 @@ def test_infinite_or_huge_counts_are_rejected_rows(engine, inbox):
 
 def test_sensor_plan_and_run_agree_on_the_received_day(engine, inbox):
     """A file's mtime just ahead of the clock at midnight: the plan's cap is the run's cap."""
-    from costsync_pipeline.landing.planning import plan_usage_inbox
+    from costsync_pipeline.landing.planning import plan_inbox
     from costsync_pipeline.landing.registry import register_new_files
     from costsync_pipeline.landing.usage import land_usage_window
 
@@ -213,7 +213,7 @@ def test_sensor_plan_and_run_agree_on_the_received_day(engine, inbox):
         mtime=mtime.timestamp(),
     )
     planned = mtime - dt.timedelta(seconds=40)  # the sensor ticked before midnight
-    plan = plan_usage_inbox(engine, inbox[0], planned)
+    plan = plan_inbox(engine, inbox[0], planned)
     assert sorted(plan.partitions) == ["2026-11-21"]
     run_at = mtime + dt.timedelta(seconds=20)  # the run starts after midnight
     day, next_day = dt.date(2026, 11, 21), dt.date(2026, 11, 22)

@@ -8,7 +8,7 @@ import dagster as dg
 from costsync_pipeline.defs.usage.jobs import usage_job, usage_set_aside_job
 from costsync_pipeline.landing.planning import (
     landed_checksums,
-    plan_usage_inbox,
+    plan_inbox,
     run_requests_for,
 )
 from costsync_pipeline.resources import InboxResource, WarehouseResource
@@ -27,7 +27,7 @@ def usage_inbox_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     engine = warehouse.get_engine()
     requested = set(state.get("requested", []))
-    plan = plan_usage_inbox(
+    plan = plan_inbox(
         engine,
         inbox.inbox_url,
         dt.datetime.now(dt.UTC),
