@@ -1,0 +1,132 @@
+"""Cloud billing line items (FOCUS vocabulary) -> normalized line items -> daily snapshots.
+
+Amounts are Python ``Decimal`` from the text the export wrote, summed exactly: hourly line
+items add up per UTC day with no float drift.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+
+from costsync_pipeline.schemas.cloud import KEY_TEXT_COLUMNS, SNAPSHOT_KEY
+from costsync_pipeline.transforms.normalize import _decimal_text, clean_text, utc_dates
+
+MIXED_UNITS = "(mixed)"
+
+
+def _decimal(text) -> Decimal | None:
+    if text is None or text is pd.NA:
+        return None
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def to_decimals(s: pd.Series) -> pd.Series:
+    """Amounts as exact Decimals (None where missing or unreadable)."""
+    return pd.Series(
+        [_decimal(v) for v in _decimal_text(s).tolist()], index=s.index, dtype="object"
+    )
+
+
+def _text(s: pd.Series, lower: bool = False) -> pd.Series:
+    out = clean_text(s)
+    return (out.str.lower() if lower else out).fillna("")
+
+
+def normalize_line_items(items: pd.DataFrame, charge_start: pd.Series) -> pd.DataFrame:
+    """Map FOCUS-vocabulary line items to the normalized columns; nothing is dropped here
+    (values that do not parse become missing and the normalized schema names them)."""
+    billed = to_decimals(items["BilledCost"])
+    effective = to_decimals(items["EffectiveCost"])
+    usage_date = utc_dates(charge_start)
+    period = items["BillingPeriodStart"]
+    period = (
+        period if isinstance(period.dtype, pd.DatetimeTZDtype) else pd.to_datetime(period, utc=True)
+    )
+    period_date = utc_dates(period.dt.as_unit("us"))
+    out = pd.DataFrame(
+        {
+            "usage_date": usage_date,
+            "provider": _text(items["ProviderName"], lower=True),
+            "billing_account_id": _text(items["BillingAccountId"]),
+            "sub_account_id": _text(items["SubAccountId"]),
+            "service_name": _text(items["ServiceName"]),
+            "resource_type": _text(items["ResourceType"]),
+            "region": _text(items["RegionId"], lower=True),
+            "charge_category": _text(items["ChargeCategory"]),
+            "billing_currency": _text(items["BillingCurrency"]).str.upper(),
+            "billed_cost": billed,
+            # An export without an amortized figure: the billed cost is the effective cost.
+            "effective_cost": effective.where(effective.notna(), billed),
+            "consumed_quantity": to_decimals(items["ConsumedQuantity"]),
+            "consumed_unit": _text(items["ConsumedUnit"]),
+            # No billing period (seed 001's GPU export): each day is its own period.
+            "billing_period_start": period_date.where(period_date.notna(), usage_date),
+        },
+        index=items.index,
+    )
+    return out
+
+
+def _sum(values: pd.Series):
+    present = [v for v in values if v is not None]
+    return sum(present[1:], start=present[0]) if present else None
+
+
+def _quantity(group: pd.DataFrame) -> tuple:
+    units = set(group["consumed_unit"]) - {""}
+    if len(units) > 1:
+        return None, MIXED_UNITS
+    return _sum(group["consumed_quantity"]), next(iter(units), "")
+
+
+def rollup(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per natural key and day: billed and effective cost summed exactly; the
+    consumed quantity summed when the line items share one unit (else unit ``(mixed)``).
+
+    ``items`` must hold one billing currency per key (the caller rejects the others).
+    """
+    columns = [*SNAPSHOT_KEY, "billing_currency"]
+    if items.empty:
+        return pd.DataFrame(
+            columns=[
+                *columns,
+                "billed_cost",
+                "effective_cost",
+                "consumed_quantity",
+                "consumed_unit",
+                "line_items",
+            ]
+        )
+    rows = []
+    for key, group in items.groupby(columns, sort=True, dropna=False):
+        quantity, unit = _quantity(group)
+        rows.append(
+            (
+                *key,
+                _sum(group["billed_cost"]),
+                _sum(group["effective_cost"]),
+                quantity,
+                unit,
+                len(group),
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *columns,
+            "billed_cost",
+            "effective_cost",
+            "consumed_quantity",
+            "consumed_unit",
+            "line_items",
+        ],
+    )
+
+
+__all__ = ["KEY_TEXT_COLUMNS", "MIXED_UNITS", "normalize_line_items", "rollup", "to_decimals"]
