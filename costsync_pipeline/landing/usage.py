@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from costsync_pipeline.landing import inbox
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome, WindowResult
 from costsync_pipeline.landing.registry import files_for_window
+from costsync_pipeline.landing.rejects import empty_rejections, outside_partitions, unreadable_rows
 from costsync_pipeline.landing.routing import (
     NO_DAY,
     day_number,
@@ -78,40 +79,6 @@ def _count(outcome: FileOutcome, field_name: str, days: np.ndarray) -> None:
         setattr(stats, field_name, getattr(stats, field_name) + int(n))
 
 
-def _unreadable_rows(usage_file: UsageFile) -> pd.DataFrame:
-    errs = usage_file.table.row_errors
-    return pd.DataFrame(
-        {
-            "row_number": [e.row for e in errs],
-            "stage": "read",
-            "column": "",
-            "check": "parse",
-            "value": None,
-            "reason": [e.reason for e in errs],
-            "request_id": None,
-            "raw": [e.raw for e in errs],
-        }
-    )
-
-
-def _outside_partitions(usage_file: UsageFile, rows: pd.DataFrame, received_day) -> pd.DataFrame:
-    fmt, frame = usage_file.format, usage_file.table.frame
-    first, last = partition_range(received_day)
-    col = fmt.timestamp_column
-    return pd.DataFrame(
-        {
-            "row_number": rows[ROW].to_numpy(),
-            "stage": "raw",
-            "column": col,
-            "check": "within_partitions",
-            "value": rows[col].astype("str").to_numpy(),
-            "reason": f"{col}: not between {first} and the day the file was received, {last}",
-            "request_id": rows[fmt.key_column].astype("str").to_numpy(),
-            "raw": rows[ROW].map(raw_json(frame, rows[ROW])).to_numpy(),
-        }
-    )
-
-
 @dataclass
 class _Prepared:
     """A file read and routed; its window rows are validated chunk by chunk afterwards."""
@@ -144,10 +111,10 @@ def _prepare_file(meta: dict, start: dt.date, end: dt.date) -> _Prepared:
     if start <= home < end and usage_file.table.row_errors:
         # Lines that could not be parsed belong to no day: they count on the home day.
         _count(outcome, "rows_read", np.full(len(usage_file.table.row_errors), day_number(home)))
-        prepared.rejections.append(_unreadable_rows(usage_file))
+        prepared.rejections.append(unreadable_rows(usage_file))
     if (candidates & routes.out_of_range).any():
         prepared.rejections.append(
-            _outside_partitions(usage_file, frame[candidates & routes.out_of_range], received_day)
+            outside_partitions(usage_file, frame[candidates & routes.out_of_range], received_day)
         )
     return prepared
 
@@ -187,14 +154,14 @@ def _validate_rows(p: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
 def _finish_file(p: _Prepared) -> pd.DataFrame:
     """The file's rejections with their days; checks that every row is accounted for."""
     home = day_number(p.meta["first_date"])
-    rejected = pd.concat(p.rejections, ignore_index=True) if p.rejections else _empty_rejections()
+    rejected = pd.concat(p.rejections, ignore_index=True) if p.rejections else empty_rejections()
     days = p.routes.day_of_rows(rejected["row_number"]).fillna(home).astype(np.int64)
     _count(p.outcome, "rows_rejected", days[~rejected["row_number"].duplicated()].to_numpy())
     rejected["partition_date"] = days.map(day_of)
     rejected["file_checksum"] = p.outcome.checksum
     rejected["source_file"] = p.outcome.name
     for day, s in p.outcome.days.items():
-        if s.rows_read != s.rows_landed + s.rows_rejected + s.rows_duplicate:
+        if not s.rows_balance():
             raise AssertionError(f"{p.outcome.name} {day}: rows do not add up: {s}")
     return rejected
 
@@ -212,24 +179,6 @@ def _utc(value) -> pd.Timestamp:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _empty_rejections() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            c: pd.Series(dtype=object)
-            for c in (
-                "row_number",
-                "stage",
-                "column",
-                "check",
-                "value",
-                "reason",
-                "request_id",
-                "raw",
-            )
-        }
-    )
 
 
 def land_usage_window(
@@ -258,7 +207,7 @@ def land_usage_window(
     rejects = [_finish_file(p) for p in prepared]
     outcomes = [p.outcome for p in prepared]
     superseded = _superseded(prepared)
-    rejected = pd.concat(rejects, ignore_index=True) if rejects else _empty_rejections()
+    rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
     store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     store_file_days(engine, outcomes, run_id, now)
     reasons = (

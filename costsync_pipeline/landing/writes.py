@@ -113,6 +113,11 @@ def store_file_days(engine, outcomes: list[FileOutcome], run_id, now) -> None:
             "rows_landed": s.rows_landed,
             "rows_rejected": s.rows_rejected,
             "rows_duplicate": s.rows_duplicate,
+            "rows_superseded": s.rows_superseded,
+            "billed_cost_read": s.billed_cost_read,
+            "billed_cost_landed": s.billed_cost_landed,
+            "billed_cost_rejected": s.billed_cost_rejected,
+            "billed_cost_superseded": s.billed_cost_superseded,
             "run_id": run_id,
             "updated_at": now,
         }

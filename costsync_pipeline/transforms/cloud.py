@@ -14,6 +14,14 @@ from costsync_pipeline.schemas.cloud import KEY_TEXT_COLUMNS, SNAPSHOT_KEY
 from costsync_pipeline.transforms.normalize import _decimal_text, clean_text, utc_dates
 
 MIXED_UNITS = "(mixed)"
+ROLLED_UP = (
+    "billed_cost",
+    "effective_cost",
+    "consumed_quantity",
+    "consumed_unit",
+    "line_items",
+    "billing_period_start",
+)
 
 
 def _decimal(text) -> Decimal | None:
@@ -93,16 +101,7 @@ def rollup(items: pd.DataFrame) -> pd.DataFrame:
     """
     columns = [*SNAPSHOT_KEY, "billing_currency"]
     if items.empty:
-        return pd.DataFrame(
-            columns=[
-                *columns,
-                "billed_cost",
-                "effective_cost",
-                "consumed_quantity",
-                "consumed_unit",
-                "line_items",
-            ]
-        )
+        return pd.DataFrame(columns=[*columns, *ROLLED_UP])
     rows = []
     for key, group in items.groupby(columns, sort=True, dropna=False):
         quantity, unit = _quantity(group)
@@ -114,19 +113,11 @@ def rollup(items: pd.DataFrame) -> pd.DataFrame:
                 quantity,
                 unit,
                 len(group),
+                # A key's line items may straddle two billing periods: name the later one.
+                group["billing_period_start"].max(),
             )
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            *columns,
-            "billed_cost",
-            "effective_cost",
-            "consumed_quantity",
-            "consumed_unit",
-            "line_items",
-        ],
-    )
+    return pd.DataFrame(rows, columns=[*columns, *ROLLED_UP])
 
 
 __all__ = ["KEY_TEXT_COLUMNS", "MIXED_UNITS", "normalize_line_items", "rollup", "to_decimals"]

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -186,6 +187,9 @@ def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
             col = col.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         elif isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_date(col.dtype.pyarrow_dtype):
             col = col.astype("str")
+        elif col.dtype == object:
+            # Exact amounts as their text: the NUMERIC column reads it as the number.
+            col = col.map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
         out[name] = col.astype(object).where(col.notna(), None)
     return list(pd.DataFrame(out).itertuples(index=False, name=None))
 
