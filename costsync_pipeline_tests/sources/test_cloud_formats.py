@@ -211,7 +211,7 @@ def test_azure_gpu_size_in_additional_info():
     sample = read_text_csv(AZURE).head(2)
     sample["AdditionalInfo"] = ['{"ServiceType": "Standard_NC24ads_A100_v4"}', "{}"]
     out = normalized(csv_bytes(sample))
-    assert out["resource_type"].tolist() == ["a100", sample.loc[1, "ConsumedService"]]
+    assert out["resource_type"].tolist() == ["a100", sample.loc[1, "ConsumedService"].lower()]
 
 
 def test_azure_dates():
