@@ -13,12 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Land the bundled samples (data/samples/usage) through the inbox into the embedded SQLite
-# warehouse (or COSTSYNC_DATABASE_URL) and print a summary.
+# Land the bundled samples (data/samples/usage and data/samples/cloud) through the inbox into
+# the embedded SQLite warehouse (or COSTSYNC_DATABASE_URL) and print a summary.
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
-	@inbox=$${COSTSYNC_INBOX:-data/inbox}; mkdir -p $$inbox/usage; \
-	  cp -n data/samples/usage/* $$inbox/usage/ 2>/dev/null || true
+	@inbox=$${COSTSYNC_INBOX:-data/inbox}; mkdir -p $$inbox/usage $$inbox/cloud; \
+	  cp -n data/samples/usage/* $$inbox/usage/ 2>/dev/null || true; \
+	  cp -n data/samples/cloud/*.json data/samples/cloud/*.csv $$inbox/cloud/ 2>/dev/null || true
 	$(BIN)/costsync run
 
 test: $(STAMP)

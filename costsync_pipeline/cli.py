@@ -47,6 +47,8 @@ def _instance() -> dg.DagsterInstance:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from costsync_pipeline.definitions import defs as load_defs
+    from costsync_pipeline.defs.inbox_sensor import partition_args
+    from costsync_pipeline.landing.kinds import KINDS
     from costsync_pipeline.landing.planning import plan_inbox, run_requests_for
     from costsync_pipeline.summary import print_summary
 
@@ -55,29 +57,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     migrations.ensure_schema(engine)
     defs = load_defs()
     instance = _instance()
-    plan = plan_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC))
-    planned = run_requests_for(plan)
-    print(
-        f"costsync run: {len(plan.new_checksums)} new usage file(s), "
-        f"{len(plan.unreadable)} unreadable, {sum(1 for r in planned if r.partition)} "
-        "partition run(s)"
-    )
     failed = []
-    for run in planned:
-        job_name = "usage_job" if run.partition else "usage_set_aside_job"
-        job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(
-            run_config={**run.run_config, **QUIET_LOGS},
-            partition_key=run.partition,
-            instance=instance,
-            tags={**run.tags, "costsync/run_key": run.run_key},
-            raise_on_error=False,
+    for kind in KINDS.values():
+        plan = plan_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC), kind=kind)
+        planned = run_requests_for(plan)
+        print(
+            f"costsync run: {len(plan.new_checksums)} new {kind.name} file(s), "
+            f"{len(plan.unreadable)} unreadable, {sum(1 for r in planned if r.partition)} "
+            "partition run(s)"
         )
-        label = run.partition or "set aside unreadable files"
-        status = "ok" if result.success else "FAILED"
-        print(f"  {job_name} {label}: {status} (run {result.run_id[:8]})")
-        if not result.success:
-            failed.append(label)
+        for run in planned:
+            job_name = f"{kind.name}_job" if run.partition else f"{kind.name}_set_aside_job"
+            job = defs.resolve_job_def(job_name)
+            args_ = partition_args(run)
+            result = job.execute_in_process(
+                run_config={**run.run_config, **QUIET_LOGS},
+                partition_key=args_["partition_key"],
+                instance=instance,
+                tags={**args_["tags"], "costsync/run_key": run.run_key},
+                raise_on_error=False,
+            )
+            status = "ok" if result.success else "FAILED"
+            print(f"  {job_name} {run.label}: {status} (run {result.run_id[:8]})")
+            if not result.success:
+                failed.append(f"{kind.name} {run.label}")
     print_summary(engine, sys.stdout)
     if failed:
         print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)

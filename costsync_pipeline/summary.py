@@ -34,6 +34,15 @@ def collect_summary(engine: sa.Engine) -> dict:
         files = conn.execute(
             sa.select(lf.c.status, sa.func.count()).group_by(lf.c.status).order_by(lf.c.status)
         ).all()
+        cs = t.cost_snapshots
+        snapshots = conn.execute(
+            sa.select(cs.c.billing_currency, sa.func.count(), sa.func.sum(cs.c.billed_cost))
+            .group_by(cs.c.billing_currency)
+            .order_by(cs.c.billing_currency)
+        ).all()
+        audited = conn.execute(
+            sa.select(sa.func.count()).select_from(t.cost_audit_log)
+        ).scalar_one()
     return {
         "usage_costs": {
             "rows": int(usage_rows),
@@ -45,6 +54,11 @@ def collect_summary(engine: sa.Engine) -> dict:
             "reasons": [(r, int(n)) for r, n in reasons],
         },
         "landed_files": {status: int(n) for status, n in files},
+        "cost_snapshots": {
+            "rows": sum(int(n) for _, n, _ in snapshots),
+            "billed": [(c, int(n), total) for c, n, total in snapshots],
+        },
+        "cost_audit_log": {"rows": int(audited)},
     }
 
 
@@ -56,6 +70,11 @@ def print_summary(engine: sa.Engine, out: TextIO) -> None:
     print(f"  {'usage_costs':<18}{u['rows']:>8}  {u['cost_usd'] or 0} USD (cost_usd)", file=out)
     for currency, n, total in u["reported"]:
         print(f"  {'':<18}{n:>8}  {total} {currency} reported", file=out)
+    c = s["cost_snapshots"]
+    print(f"  {'cost_snapshots':<18}{c['rows']:>8}", file=out)
+    for currency, n, total in c["billed"]:
+        print(f"  {'':<18}{n:>8}  {total} {currency} billed", file=out)
+    print(f"  {'cost_audit_log':<18}{s['cost_audit_log']['rows']:>8}", file=out)
     print(f"  {'rejected_records':<18}{s['rejected_records']['rows']:>8}", file=out)
     files = ", ".join(f"{n} {status}" for status, n in s["landed_files"].items()) or "none"
     print(f"  {'landed_files':<18}{sum(s['landed_files'].values()):>8}  ({files})", file=out)

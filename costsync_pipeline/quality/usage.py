@@ -23,9 +23,18 @@ class CheckOutcome:
     blocking: bool = True
 
 
-def rows_accounted_for(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOutcome:
-    """Per file and day: read = landed + rejected + duplicates, and the rejected count
-    matches the rows actually stored in ``rejected_records``."""
+def _of_kind(kind: str):
+    lf = t.landed_files
+    return t.landed_file_days.c.file_checksum.in_(
+        sa.select(lf.c.file_checksum).where(lf.c.kind == kind)
+    )
+
+
+def rows_accounted_for(
+    engine: sa.Engine, start: dt.date, end: dt.date, kind: str = "usage"
+) -> CheckOutcome:
+    """Per file and day: read = landed + rejected + duplicates (+ superseded, for cloud
+    exports), and the rejected count matches the rows stored in ``rejected_records``."""
     fd, rr = t.landed_file_days, t.rejected_records
     rejected_rows = (
         sa.select(
@@ -48,20 +57,21 @@ def rows_accounted_for(engine: sa.Engine, start: dt.date, end: dt.date) -> Check
                 ),
             )
         )
-        .where(fd.c.usage_date >= start, fd.c.usage_date < end)
+        .where(fd.c.usage_date >= start, fd.c.usage_date < end, _of_kind(kind))
     )
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     broken = [
         r
         for r in rows
-        if r["rows_read"] != r["rows_landed"] + r["rows_rejected"] + r["rows_duplicate"]
+        if r["rows_read"]
+        != r["rows_landed"] + r["rows_rejected"] + r["rows_duplicate"] + r["rows_superseded"]
         or r["rows_rejected"] != r["stored_rejected"]
     ]
     return CheckOutcome(
         "rows_accounted_for",
         not broken,
-        "every row read is landed, rejected or a collapsed duplicate",
+        "every row read is landed, rejected, a collapsed duplicate or superseded",
         {
             "file_days": len(rows),
             "mismatches": len(broken),
@@ -70,14 +80,16 @@ def rows_accounted_for(engine: sa.Engine, start: dt.date, end: dt.date) -> Check
     )
 
 
-def rejection_rate(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOutcome:
+def rejection_rate(
+    engine: sa.Engine, start: dt.date, end: dt.date, kind: str = "usage"
+) -> CheckOutcome:
     fd = t.landed_file_days
     with engine.connect() as conn:
         read, rejected = conn.execute(
             sa.select(
                 sa.func.coalesce(sa.func.sum(fd.c.rows_read), 0),
                 sa.func.coalesce(sa.func.sum(fd.c.rows_rejected), 0),
-            ).where(fd.c.usage_date >= start, fd.c.usage_date < end)
+            ).where(fd.c.usage_date >= start, fd.c.usage_date < end, _of_kind(kind))
         ).one()
     fraction = (int(rejected) / int(read)) if read else 0.0
     return CheckOutcome(

@@ -13,20 +13,27 @@ from costsync_pipeline.paths import PROJECT_ROOT
 BIN = Path(sys.executable).parent
 
 EXPECTED = {
-    "assets": ["raw_usage_files", "usage_costs"],
+    "assets": ["cost_snapshots", "raw_cloud_files", "raw_usage_files", "usage_costs"],
     "checks": [
+        "cost_snapshots:billed_cost_conserved",
+        "cost_snapshots:rejection_rate_within_limit",
+        "cost_snapshots:rows_accounted_for",
+        "cost_snapshots:usd_value_known",
+        "raw_cloud_files:no_unreadable_files",
         "raw_usage_files:no_unreadable_files",
         "usage_costs:rejection_rate_within_limit",
         "usage_costs:rows_accounted_for",
         "usage_costs:stored_rows_valid",
     ],
     "blocking_checks": [
+        "cost_snapshots:billed_cost_conserved",
+        "cost_snapshots:rows_accounted_for",
         "usage_costs:rows_accounted_for",
         "usage_costs:stored_rows_valid",
     ],
-    "jobs": ["__ASSET_JOB", "usage_job", "usage_set_aside_job"],
+    "jobs": ["__ASSET_JOB", "cloud_job", "cloud_set_aside_job", "usage_job", "usage_set_aside_job"],
     "schedules": ["usage_daily_schedule"],
-    "sensors": ["usage_inbox_sensor"],
+    "sensors": ["cloud_inbox_sensor", "usage_inbox_sensor"],
 }
 
 
@@ -56,7 +63,7 @@ def test_assets_share_the_daily_utc_partitions():
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.partitions_def.timezone == "UTC"
-        assert node.group_name == "usage"
+        assert node.group_name in {"usage", "cloud"}
         assert node.description
 
 

@@ -9,7 +9,7 @@ from costsync_pipeline.landing.outcomes import WindowResult
 from costsync_pipeline.landing.writes import window_totals
 
 
-def _md_table(headers: list[str], rows: list[list]) -> str:
+def md_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -34,7 +34,7 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
         **per_day,
         "rows_in_window": totals["rows"],
         "rows_by_day": dg.MetadataValue.md(
-            _md_table(["usage_date", "rows", "cost_usd"], [list(r) for r in totals["by_day"]])
+            md_table(["usage_date", "rows", "cost_usd"], [list(r) for r in totals["by_day"]])
         ),
         "rows_read": result.total().rows_read,
         "inserted": result.counts.inserted,
@@ -48,13 +48,13 @@ def window_metadata(engine: sa.Engine, result: WindowResult) -> dict:
         "total_cost_usd": float(totals["cost_usd"] or 0),
         "total_cost_usd_exact": str(totals["cost_usd"] or 0),
         "files": dg.MetadataValue.md(
-            _md_table(["file", "format", "read", "landed", "rejected", "duplicates"], files)
+            md_table(["file", "format", "read", "landed", "rejected", "duplicates"], files)
         ),
         "rejected_by_reason": dg.MetadataValue.md(
-            _md_table(["reason", "rows"], [[k, v] for k, v in result.rejected_by_reason.items()])
+            md_table(["reason", "rows"], [[k, v] for k, v in result.rejected_by_reason.items()])
         ),
         "preview": dg.MetadataValue.md(
-            _md_table(list(preview[0].keys()), [list(r.values()) for r in preview])
+            md_table(list(preview[0].keys()), [list(r.values()) for r in preview])
             if preview
             else "no rows"
         ),
