@@ -25,6 +25,11 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeo
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_USAGE = SAMPLES_DIR / "usage"
+SAMPLE_CLOUD = SAMPLES_DIR / "cloud"
+FOCUS = SHARED_DATA / "focus" / "focus_1.0_sample.csv"
+AWS_CUR = SHARED_DATA / "aws_cur" / "aws_cur_legacy_sample.csv"
+AZURE_EA = SHARED_DATA / "azure" / "azure_ea_sample.csv"
+GPU_EXPORT = SAMPLE_CLOUD / "gpu_cost_export.json"
 # Far enough in the future that every sample row is within the partitions.
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 # A receipt time (file mtime) after every sample row and before any real "now" of the tests.
@@ -79,20 +84,33 @@ def engine(db_url):
 def inbox(tmp_path):
     """An empty inbox and raw zone: (inbox_url, raw_zone_url)."""
     (tmp_path / "inbox" / "usage").mkdir(parents=True)
+    (tmp_path / "inbox" / "cloud").mkdir(parents=True)
     return str(tmp_path / "inbox"), str(tmp_path / "raw")
 
 
-def drop(inbox_url: str, source: Path, name: str | None = None, mtime: float | None = None) -> Path:
-    """Drop a file in the usage inbox (optionally renamed, with a given mtime)."""
-    target = Path(inbox_url) / "usage" / (name or source.name)
+def drop(
+    inbox_url: str,
+    source: Path,
+    name: str | None = None,
+    mtime: float | None = None,
+    kind: str = "usage",
+) -> Path:
+    """Drop a file in the inbox (optionally renamed, with a given mtime)."""
+    target = Path(inbox_url) / kind / (name or source.name)
     shutil.copyfile(source, target)
     if mtime is not None:
         os.utime(target, (mtime, mtime))
     return target
 
 
-def write(inbox_url: str, name: str, content: str | bytes, mtime: float | None = None) -> Path:
-    target = Path(inbox_url) / "usage" / name
+def write(
+    inbox_url: str,
+    name: str,
+    content: str | bytes,
+    mtime: float | None = None,
+    kind: str = "usage",
+) -> Path:
+    target = Path(inbox_url) / kind / name
     target.write_bytes(content.encode() if isinstance(content, str) else content)
     if mtime is not None:
         os.utime(target, (mtime, mtime))
