@@ -72,10 +72,13 @@ def test_db_status_upgrade_downgrade(tmp_path, db_url):
     env = {"COSTSYNC_DATABASE_URL": db_url}
     status = run(["db", "status"], tmp_path, env)
     assert status.returncode == 0 and "0001  pending" in status.stdout
-    assert "now at: 0001" in run(["db", "upgrade"], tmp_path, env).stdout
-    assert "0001  applied" in run(["db", "status"], tmp_path, env).stdout
+    assert "now at: 0001" in run(["db", "upgrade", "0001"], tmp_path, env).stdout
+    assert "now at: 0002" in run(["db", "upgrade"], tmp_path, env).stdout
+    after = run(["db", "status"], tmp_path, env).stdout
+    assert "0001  applied" in after and "0002  applied" in after
+    assert "now at: 0001" in run(["db", "downgrade", "-1"], tmp_path, env).stdout
     assert "now at: base" in run(["db", "downgrade", "base"], tmp_path, env).stdout
-    assert "0001  pending" in run(["db", "status"], tmp_path, env).stdout
+    assert "0002  pending" in run(["db", "status"], tmp_path, env).stdout
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path):

@@ -247,18 +247,19 @@ def test_bad_rows_are_rejected_and_the_rest_land(engine, inbox):
     text = FOCUS.read_text(encoding="utf-8")
     lines = text.splitlines()
     header = next(csv.reader([lines[0]]))
-    rows = list(csv.reader(lines[1:6]))
+    rows = list(csv.reader(lines[1:7]))
     col = {name: i for i, name in enumerate(header)}
     rows[0][col["BilledCost"]] = "$10,000.00 "
     rows[1][col["ChargeCategory"]] = "Bogus"
     rows[2][col["ChargePeriodStart"]] = "5/1/25"
+    rows[5][col["BilledCost"]] = "5/1/25"
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows([header, *rows])
     write(inbox[0], "focus-broken.csv", out.getvalue(), mtime=RECEIVED, kind="cloud")
     _, result = land(engine, inbox)
     totals = result.files[0].total()
-    assert (totals.rows_read, totals.rows_landed, totals.rows_rejected) == (5, 2, 3)
-    readable = [Decimal(r[col["BilledCost"]]) for r in rows[1:]]
+    assert (totals.rows_read, totals.rows_landed, totals.rows_rejected) == (6, 2, 4)
+    readable = [Decimal(r[col["BilledCost"]]) for r in rows[1:5]]
     assert totals.billed_cost_read == sum(readable, Decimal(0))
     assert totals.billed_cost_rejected == readable[0] + readable[1]
     assert totals.billed_cost_landed == readable[2] + readable[3]
@@ -271,6 +272,7 @@ def test_bad_rows_are_rejected_and_the_rest_land(engine, inbox):
         (1, "BilledCost", "decimal"),
         (2, "ChargeCategory", "known_charge_category"),
         (3, "ChargePeriodStart", "iso8601_timestamp"),
+        (6, "BilledCost", "decimal"),
     ]
     assert rejected[0][3] == "$10,000.00 " and rejected[0][5] == "focus-broken.csv"
     assert all(r[4] and r[6] for r in rejected)
@@ -324,3 +326,38 @@ def test_unreadable_files_are_set_aside_and_a_bom_is_fine(engine, inbox, tmp_pat
     assert ("german.csv", "set_aside") in files and ("azure-bom.csv", "landed") in files
     (n,) = stored(engine, "SELECT COUNT(*) FROM rejected_records WHERE stage = 'file'")[0]
     assert n == len(cases)
+
+
+def test_broken_gpu_and_cur_rows_are_rejected(engine, inbox):
+    gpu = json.loads(GPU_EXPORT.read_text())["cost_data"][:4]
+    gpu[0]["cost_usd"] = "1,234.50"
+    gpu[1]["gpu_type"] = "  "
+    gpu[2]["date"] = "yesterday"
+    write(inbox[0], "gpu-broken.json", json.dumps({"cost_data": gpu}), RECEIVED, kind="cloud")
+    header, rows = _cur_rows()
+    rows = rows[:5]
+    rows[0]["lineItem/LineItemType"] = "MysteryCharge"
+    rows[1]["lineItem/UnblendedCost"] = "1.2.3"
+    write(inbox[0], "cur-broken.csv", _csv(header, rows), RECEIVED, kind="cloud")
+    _, result = land(engine, inbox)
+    totals = {o.name: o.total() for o in result.files}
+    assert (totals["gpu-broken.json"].rows_landed, totals["gpu-broken.json"].rows_rejected) == (
+        1,
+        3,
+    )
+    assert (totals["cur-broken.csv"].rows_landed, totals["cur-broken.csv"].rows_rejected) == (
+        3,
+        2,
+    )
+    for t in totals.values():
+        assert t.billed_cost_read == t.billed_cost_landed + (t.billed_cost_rejected or 0)
+    checks = stored(
+        engine, 'SELECT source_file, "column", "check" FROM rejected_records ORDER BY 1, row_number'
+    )
+    assert checks == [
+        ("cur-broken.csv", "lineItem/LineItemType", "known_line_item_type"),
+        ("cur-broken.csv", "lineItem/UnblendedCost", "decimal"),
+        ("gpu-broken.json", "cost_usd", "decimal"),
+        ("gpu-broken.json", "gpu_type", "not_blank"),
+        ("gpu-broken.json", "date", "iso8601_timestamp"),
+    ]
