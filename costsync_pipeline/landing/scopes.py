@@ -31,11 +31,17 @@ from costsync_pipeline.warehouse import tables as t
 SCOPE_COLUMNS = ("provider", "billing_account_id", "billing_period_start")
 
 
-def line_items(export: ExportFile) -> pd.DataFrame:
-    """Every row of a file as a normalized line item (unvalidated: for routing and scopes)."""
+def scope_columns(export: ExportFile) -> pd.DataFrame:
+    """Every row's scope columns, normalized as ``normalize_line_items`` does (unvalidated:
+    for routing), without parsing the amounts."""
     frame = export.table.frame
     items = export.format.to_line_items(frame.drop(columns=ROW))
-    return normalize_line_items(items, export.format.timestamps(frame))
+    needed = items[["ProviderName", "BillingAccountId", "BillingPeriodStart"]].assign(
+        BilledCost=None, EffectiveCost=None, ConsumedQuantity=None
+    )
+    for column in items.columns.difference(needed.columns):
+        needed[column] = ""
+    return normalize_line_items(needed, export.format.timestamps(frame))
 
 
 def scopes_of(items: pd.DataFrame, days: np.ndarray) -> tuple[Scope, ...]:
@@ -68,7 +74,7 @@ def inspect_cloud_file(data: bytes, name: str, received: dt.datetime) -> FileIns
     """Read a cloud export far enough to route it; raises UnreadableFile when it cannot land."""
     export = read_cloud_file(data, name)
     days = routable_days(export, received)
-    scopes = scopes_of(line_items(export), days)
+    scopes = scopes_of(scope_columns(export), days)
     return FileInspection(export.source, export.table.rows_read, dates_of(days), received, scopes)
 
 

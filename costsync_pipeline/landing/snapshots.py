@@ -5,12 +5,14 @@ deleted, changed ones updated, new ones inserted, all in one transaction. Every 
 that changes or disappears is written to ``cost_audit_log`` with its old and new value and the
 export that changed it, so a re-issued export never loses the earlier numbers. A rebuild that
 changes nothing writes nothing.
+
+The new rows are staged in a temporary table (COPY on PostgreSQL) and compared with the stored
+ones in SQL, so both sides went through the same NUMERIC column type before they are compared.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,20 +22,23 @@ import sqlalchemy as sa
 from costsync_pipeline.schemas.cloud import SNAPSHOT_KEY
 from costsync_pipeline.warehouse import tables as t
 from costsync_pipeline.warehouse.engine import is_postgres
+from costsync_pipeline.warehouse.upsert import stage_frame, upsert_staged
 
 ENTITY = "cost_snapshots"
 MONEY = ("billed_cost", "billed_cost_usd", "effective_cost", "effective_cost_usd")
-COMPARED = (
-    *MONEY,
+COLUMNS = (
+    *SNAPSHOT_KEY,
     "billing_currency",
+    *MONEY,
     "consumed_quantity",
     "consumed_unit",
     "line_items",
     "billing_period_start",
     "source",
     "source_file",
+    "source_received_at",
 )
-SCALE = Decimal("1e-12")  # the scale of the Money columns
+SCOPE = ("provider", "billing_account_id", "billing_period_start")
 # Arbitrary constant: one writer of cost_snapshots at a time on PostgreSQL (SQLite's
 # transactions take the write lock up front).
 _PG_LOCK_ID = 0xC05752
@@ -48,78 +53,51 @@ class SnapshotChanges:
     audited: int = 0
 
 
-def _money(value) -> Decimal | None:
+def _text(value) -> str | None:
+    """An amount as plain decimal text (the column's type rounds it to its scale)."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return None
+    return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
+
+
+def _frame(snapshots: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({c: snapshots[c] for c in COLUMNS}) if not snapshots.empty else None
+    if out is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    for c in (*MONEY, "consumed_quantity"):
+        out[c] = pd.Series([_text(v) for v in out[c]], index=out.index, dtype=object)
+    for c in ("usage_date", "billing_period_start"):
+        out[c] = pd.Series([pd.Timestamp(v).date().isoformat() for v in out[c]], dtype="str")
+    out["line_items"] = out["line_items"].astype("int64")
+    out["source_received_at"] = pd.to_datetime(out["source_received_at"], utc=True)
+    return out
+
+
+class _Sql:
+    """The few statements that differ between the two databases."""
+
+    def __init__(self, conn: sa.Connection):
+        self.pg = is_postgres(conn.engine)
+        self.q = conn.dialect.identifier_preparer.quote
+
+    def key_json(self, alias: str) -> str:
+        parts = ", ".join(f"{alias}.{self.q(c)}" for c in SNAPSHOT_KEY)
+        return f"CAST(json_build_array({parts}) AS TEXT)" if self.pg else f"json_array({parts})"
+
+    def distinct(self, a: str, b: str, columns) -> str:
+        op = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        return " OR ".join(f"{a}.{self.q(c)} {op} {b}.{self.q(c)}" for c in columns)
+
+    def join(self, a: str, b: str, columns) -> str:
+        return " AND ".join(f"{a}.{self.q(c)} = {b}.{self.q(c)}" for c in columns)
+
+
+def _audit_insert(columns: str) -> str:
     return (
-        Decimal(value).quantize(SCALE)
-        if isinstance(value, Decimal)
-        else Decimal(str(value)).quantize(SCALE)
+        "INSERT INTO cost_audit_log (entity, entity_key, old_cost_usd, new_cost_usd, "
+        "old_value, new_value, currency, reason, run_id, source_file, file_checksum, "
+        f"changed_at) {columns}"
     )
-
-
-def _same(a, b, exact: bool) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, Decimal) or isinstance(b, Decimal):
-        a, b = _money(a), _money(b)
-        # SQLite keeps NUMERIC as a binary float: equal to about 15 significant digits.
-        return a == b if exact else abs(a - b) <= max(abs(b), Decimal(1)) * Decimal("1e-12")
-    return a == b
-
-
-def _key(row: dict) -> tuple:
-    day = row["usage_date"]
-    day = (
-        day
-        if isinstance(day, dt.date) and not isinstance(day, dt.datetime)
-        else (pd.Timestamp(day).date())
-    )
-    return (day, *(row[c] for c in SNAPSHOT_KEY[1:]))
-
-
-def _rows(frame: pd.DataFrame) -> list[dict]:
-    if frame.empty:
-        return []
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    for r in rows:
-        r["usage_date"] = _key(r)[0]
-        r["billing_period_start"] = pd.Timestamp(r["billing_period_start"]).date()
-        for c in (*MONEY, "consumed_quantity"):
-            r[c] = _money(r[c])
-        r["line_items"] = int(r["line_items"])
-    return rows
-
-
-def _names(conn: sa.Connection, checksums: set[str]) -> dict[str, str]:
-    lf = t.landed_files
-    if not checksums:
-        return {}
-    found = conn.execute(
-        sa.select(lf.c.file_checksum, lf.c.file_name).where(lf.c.file_checksum.in_(checksums))
-    ).all()
-    return dict(found)
-
-
-def _audit(old: dict, new: dict | None, reason: str, checksum, names, run_id, now) -> dict:
-    return {
-        "entity": ENTITY,
-        "entity_key": json.dumps([str(old["usage_date"]), *old_key_text(old)]),
-        "old_cost_usd": old["billed_cost_usd"],
-        "new_cost_usd": new["billed_cost_usd"] if new else None,
-        "old_value": old["billed_cost"],
-        "new_value": new["billed_cost"] if new else None,
-        "currency": (new or old)["billing_currency"],
-        "reason": reason,
-        "run_id": run_id,
-        "source_file": names.get(checksum) if checksum else None,
-        "file_checksum": checksum,
-        "changed_at": now,
-    }
-
-
-def old_key_text(row: dict) -> list[str]:
-    return [row[c] for c in SNAPSHOT_KEY[1:]]
 
 
 def replace_window(
@@ -134,73 +112,79 @@ def replace_window(
 ) -> SnapshotChanges:
     """Make the window's stored rows equal ``snapshots``; ``current`` maps each scope
     (provider, billing account, billing period start) to its latest export's checksum."""
-    cs = t.cost_snapshots
-    exact = is_postgres(engine)
-    new_rows = {_key(r): r for r in _rows(snapshots)}
+    frame = _frame(snapshots)
+    scopes = pd.DataFrame(
+        [(*k[:2], k[2].isoformat(), checksum) for k, checksum in current.items()],
+        columns=[*SCOPE, "file_checksum"],
+    )
+    params = {"start": start, "end": end, "run_id": run_id, "now": now, "entity": ENTITY}
     with engine.begin() as conn:
-        if exact:
+        sql = _Sql(conn)
+        if sql.pg:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_ID)))
-        stored = {
-            _key(r): dict(r)
-            for r in conn.execute(
-                sa.select(cs).where(cs.c.usage_date >= start, cs.c.usage_date < end)
-            ).mappings()
-        }
-        names = _names(
-            conn,
-            {r["source_file"] for r in (*stored.values(), *new_rows.values())}
-            | set(current.values()),
-        )
-        inserts, updates, deletes, audit = [], [], [], []
-        unchanged = 0
-        for key, new in new_rows.items():
-            old = stored.get(key)
-            if old is None:
-                inserts.append(new | {"ingested_at": now, "updated_at": now})
-                continue
-            if all(_same(old[c], new[c], exact) for c in COMPARED):
-                unchanged += 1
-                continue
-            updates.append(new | {"updated_at": now})
-            if not all(_same(old[c], new[c], exact) for c in (*MONEY, "billing_currency")):
-                reason = (
-                    f"recomputed from {names.get(new['source_file'])}"
-                    if old["source_file"] == new["source_file"]
-                    else f"replaced by {names.get(new['source_file'])}, a later export "
-                    f"(was {names.get(old['source_file'])})"
+        new = stage_frame(conn, t.cost_snapshots, frame)
+        latest = stage_frame(conn, t.landed_file_scopes, scopes)
+        window = "t.usage_date >= :start AND t.usage_date < :end"
+        missing = f"NOT EXISTS (SELECT 1 FROM {new} s WHERE {sql.join('s', 't', SNAPSHOT_KEY)})"
+        changed = conn.execute(
+            sa.text(
+                _audit_insert(
+                    f"SELECT :entity, {sql.key_json('t')}, t.billed_cost_usd, s.billed_cost_usd, "
+                    "t.billed_cost, s.billed_cost, s.billing_currency, "
+                    "CASE WHEN t.source_file = s.source_file "
+                    "THEN 'recomputed from ' || COALESCE(nf.file_name, s.source_file) "
+                    "ELSE 'replaced by ' || COALESCE(nf.file_name, s.source_file) "
+                    "|| ', a later export (was ' || COALESCE(of.file_name, t.source_file) || ')' "
+                    "END, :run_id, nf.file_name, s.source_file, :now "
+                    f"FROM cost_snapshots t JOIN {new} s ON {sql.join('t', 's', SNAPSHOT_KEY)} "
+                    "LEFT JOIN landed_files nf ON nf.file_checksum = s.source_file "
+                    "LEFT JOIN landed_files of ON of.file_checksum = t.source_file "
+                    f"WHERE {window} AND ({sql.distinct('t', 's', (*MONEY, 'billing_currency'))})"
                 )
-                audit.append(_audit(old, new, reason, new["source_file"], names, run_id, now))
-        for key, old in stored.items():
-            if key in new_rows:
-                continue
-            deletes.append(key)
-            scope = (old["provider"], old["billing_account_id"], old["billing_period_start"])
-            latest = current.get(scope)
-            was = names.get(old["source_file"])
-            reason = (
-                f"not in {names.get(latest)}, the latest export of its billing period"
-                if latest and latest != old["source_file"]
-                else f"no longer produced by any landed export (was {was})"
-            )
-            audit.append(_audit(old, None, reason, latest, names, run_id, now))
-        key_cols = [cs.c[c] for c in SNAPSHOT_KEY]
-        where = sa.and_(*(c == sa.bindparam(f"k_{c.name}") for c in key_cols))
-        if deletes:
-            conn.execute(
-                sa.delete(cs).where(where),
-                [{f"k_{c}": v for c, v in zip(SNAPSHOT_KEY, k, strict=True)} for k in deletes],
-            )
-        if updates:
-            values = [c for c in updates[0] if c not in SNAPSHOT_KEY]
-            conn.execute(
-                sa.update(cs).where(where).values({c: sa.bindparam(f"v_{c}") for c in values}),
-                [
-                    {f"k_{c}": u[c] for c in SNAPSHOT_KEY} | {f"v_{c}": u[c] for c in values}
-                    for u in updates
-                ],
-            )
-        if inserts:
-            conn.execute(sa.insert(cs), inserts)
-        if audit:
-            conn.execute(sa.insert(t.cost_audit_log), audit)
-    return SnapshotChanges(len(inserts), len(updates), len(deletes), unchanged, len(audit))
+            ),
+            params,
+        ).rowcount
+        removed = conn.execute(
+            sa.text(
+                _audit_insert(
+                    f"SELECT :entity, {sql.key_json('t')}, t.billed_cost_usd, NULL, "
+                    "t.billed_cost, NULL, t.billing_currency, "
+                    "CASE WHEN c.file_checksum IS NOT NULL AND c.file_checksum <> t.source_file "
+                    "THEN 'not in ' || COALESCE(nf.file_name, c.file_checksum) "
+                    "|| ', the latest export of its billing period' "
+                    "ELSE 'no longer produced by any landed export (was ' "
+                    "|| COALESCE(of.file_name, t.source_file) || ')' END, "
+                    ":run_id, nf.file_name, c.file_checksum, :now "
+                    "FROM cost_snapshots t "
+                    f"LEFT JOIN {latest} c ON {sql.join('c', 't', SCOPE)} "
+                    "LEFT JOIN landed_files nf ON nf.file_checksum = c.file_checksum "
+                    "LEFT JOIN landed_files of ON of.file_checksum = t.source_file "
+                    f"WHERE {window} AND {missing}"
+                )
+            ),
+            params,
+        ).rowcount
+        deleted = conn.execute(
+            sa.text(f"DELETE FROM cost_snapshots AS t WHERE {window} AND {missing}")
+            if sql.pg
+            else sa.text(
+                f"DELETE FROM cost_snapshots WHERE usage_date >= :start AND usage_date < :end "
+                f"AND NOT EXISTS (SELECT 1 FROM {new} s WHERE "
+                f"{sql.join('s', 'cost_snapshots', SNAPSHOT_KEY)})"
+            ),
+            params,
+        ).rowcount
+        if not sql.pg:
+            conn.exec_driver_sql(f"DROP TABLE {latest}")
+        stamp = pd.Timestamp(now).tz_convert("UTC")
+        counts = upsert_staged(
+            conn,
+            t.cost_snapshots,
+            new,
+            COLUMNS,
+            len(frame),
+            constants={"ingested_at": stamp, "updated_at": stamp},
+        )
+    return SnapshotChanges(
+        counts.inserted, counts.updated, deleted, counts.unchanged, changed + removed
+    )

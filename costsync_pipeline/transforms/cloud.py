@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from costsync_pipeline.schemas.cloud import KEY_TEXT_COLUMNS, SNAPSHOT_KEY
 from costsync_pipeline.transforms.normalize import _decimal_text, clean_text, utc_dates
@@ -93,15 +96,52 @@ def _quantity(group: pd.DataFrame) -> tuple:
     return _sum(group["consumed_quantity"]), next(iter(units), "")
 
 
-def rollup(items: pd.DataFrame) -> pd.DataFrame:
-    """One row per natural key and day: billed and effective cost summed exactly; the
-    consumed quantity summed when the line items share one unit (else unit ``(mixed)``).
+# Exact decimal sums in Arrow: 38 digits, 18 of them after the point.
+ARROW_DECIMAL = pa.decimal128(38, 18)
 
-    ``items`` must hold one billing currency per key (the caller rejects the others).
-    """
-    columns = [*SNAPSHOT_KEY, "billing_currency"]
-    if items.empty:
-        return pd.DataFrame(columns=[*columns, *ROLLED_UP])
+
+def _arrow_rollup(items: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The roll-up as one Arrow group-by; raises ArrowInvalid for an amount with more than
+    18 decimal places (or 20 integer digits), which the exact Python roll-up then handles."""
+    table = pa.table(
+        {
+            **{c: pa.array(items[c].to_numpy(dtype=object), from_pandas=True) for c in columns},
+            "billed_cost": pa.array(items["billed_cost"].tolist(), type=ARROW_DECIMAL),
+            "effective_cost": pa.array(items["effective_cost"].tolist(), type=ARROW_DECIMAL),
+            "consumed_quantity": pa.array(items["consumed_quantity"].tolist(), type=ARROW_DECIMAL),
+            "unit": pa.array(
+                items["consumed_unit"].replace("", None).to_numpy(dtype=object), from_pandas=True
+            ),
+            "billing_period_start": pa.array(items["billing_period_start"].tolist()),
+        }
+    )
+    grouped = table.group_by(columns, use_threads=False).aggregate(
+        [
+            ("billed_cost", "sum"),
+            ("effective_cost", "sum"),
+            ("consumed_quantity", "sum"),
+            ("unit", "count_distinct", pc.CountOptions(mode="only_valid")),
+            ("unit", "min"),
+            ("billed_cost", "count"),
+            ("billing_period_start", "max"),
+        ]
+    )
+    out = {c: grouped[c].to_pylist() for c in columns}
+    mixed = np.asarray(grouped["unit_count_distinct"].to_pylist()) > 1
+    quantity = grouped["consumed_quantity_sum"].to_pylist()
+    unit = [u or "" for u in grouped["unit_min"].to_pylist()]
+    out |= {
+        "billed_cost": grouped["billed_cost_sum"].to_pylist(),
+        "effective_cost": grouped["effective_cost_sum"].to_pylist(),
+        "consumed_quantity": [None if m else q for q, m in zip(quantity, mixed, strict=True)],
+        "consumed_unit": [MIXED_UNITS if m else u for u, m in zip(unit, mixed, strict=True)],
+        "line_items": grouped["billed_cost_count"].to_pylist(),
+        "billing_period_start": grouped["billing_period_start_max"].to_pylist(),
+    }
+    return pd.DataFrame(out).sort_values(columns, ignore_index=True)
+
+
+def _python_rollup(items: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     rows = []
     for key, group in items.groupby(columns, sort=True, dropna=False):
         quantity, unit = _quantity(group)
@@ -113,11 +153,26 @@ def rollup(items: pd.DataFrame) -> pd.DataFrame:
                 quantity,
                 unit,
                 len(group),
-                # A key's line items may straddle two billing periods: name the later one.
                 group["billing_period_start"].max(),
             )
         )
     return pd.DataFrame(rows, columns=[*columns, *ROLLED_UP])
+
+
+def rollup(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per natural key and day: billed and effective cost summed exactly; the
+    consumed quantity summed when the line items share one unit (else unit ``(mixed)``). A
+    key's line items may straddle two billing periods: the row names the later one.
+
+    ``items`` must hold one billing currency per key (the caller rejects the others).
+    """
+    columns = [*SNAPSHOT_KEY, "billing_currency"]
+    if items.empty:
+        return pd.DataFrame(columns=[*columns, *ROLLED_UP])
+    try:
+        return _arrow_rollup(items, columns)
+    except (pa.ArrowInvalid, OverflowError):
+        return _python_rollup(items, columns)
 
 
 __all__ = ["KEY_TEXT_COLUMNS", "MIXED_UNITS", "normalize_line_items", "rollup", "to_decimals"]

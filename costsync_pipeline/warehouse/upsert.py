@@ -155,26 +155,91 @@ def _stream(table: pa.Table) -> Iterator[bytes]:
     worker.join()
 
 
-def _pg_upsert_part(stmt: _Statement, part: pd.DataFrame) -> UpsertCounts:
+def stage_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> str:
+    """Load ``frame`` into a new temporary table shaped like ``table`` (only the frame's
+    columns, no constraints), inside the connection's transaction; return its name.
+
+    PostgreSQL streams it with COPY and drops it at commit; SQLite fills it with executemany
+    and the caller drops it. Values go through the target columns' types, so what is staged
+    compares with what is stored exactly as a stored value would.
+    """
     staging = f"stg_{uuid.uuid4().hex[:12]}"
-    col_list = ", ".join(stmt.q(c) for c in part.columns)
-    with stmt.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+    quote = conn.dialect.identifier_preparer.quote
+    col_list = ", ".join(quote(c) for c in frame.columns)
+    if conn.dialect.name == "postgresql":
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
+                f"SELECT {col_list} FROM {quote(table.name)} WITH NO DATA"
+            )
+            with cur.copy(f"COPY {staging} ({col_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for block in _stream(_arrow(frame)):
+                    copy.write(block)
+        return staging
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {staging} AS SELECT {col_list} FROM {quote(table.name)} WHERE 0"
+    )
+    if not frame.empty:
+        conn.exec_driver_sql(
+            f"INSERT INTO {staging} ({col_list}) VALUES ({', '.join('?' for _ in frame.columns)})",
+            _sqlite_rows(frame),
+        )
+    return staging
+
+
+def _upsert_staged(conn: sa.Connection, stmt: _Statement, staging: str, rows: int) -> UpsertCounts:
+    if is_postgres(stmt.engine):
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(
+                f"WITH up AS ({stmt.sql(staging, '%s')} RETURNING (xmax = 0) AS inserted) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
+                "FROM up",
+                list(stmt.constants.values()),
+            )
+            inserted, updated = cur.fetchone()
+        return UpsertCounts(inserted, updated, rows - inserted - updated)
+    join = " AND ".join(f"s.{stmt.q(k)} = t.{stmt.q(k)}" for k in stmt.keys)
+    existing = conn.exec_driver_sql(
+        f"SELECT count(*) FROM {staging} s JOIN {stmt.q(stmt.table.name)} t ON {join}"
+    ).scalar_one()
+    changed = conn.exec_driver_sql(
+        stmt.sql(staging, "?"),
+        tuple(_sqlite_constant(v) for v in stmt.constants.values()),
+    ).rowcount
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
+    inserted = rows - existing
+    return UpsertCounts(inserted, changed - inserted, rows - changed)
+
+
+def upsert_staged(
+    conn: sa.Connection,
+    table: sa.Table,
+    staging: str,
+    columns: Sequence[str],
+    rows: int,
+    *,
+    constants: Mapping[str, object] | None = None,
+    ignore_columns: Sequence[str] = ("updated_at",),
+    insert_only_columns: Sequence[str] = ("ingested_at",),
+) -> UpsertCounts:
+    """The upsert of ``upsert_frame`` from a table staged with ``stage_frame``, inside the
+    caller's transaction (SQLite: the staging table is dropped)."""
+    stmt = _Statement(
+        conn.engine,
+        table,
+        list(columns),
+        dict(constants or {}),
+        (),
+        ignore_columns,
+        list(insert_only_columns),
+    )
+    return _upsert_staged(conn, stmt, staging, rows)
+
+
+def _pg_upsert_part(stmt: _Statement, part: pd.DataFrame) -> UpsertCounts:
+    with stmt.engine.begin() as conn:
         # Only the columns sent, without NOT NULL: constants are added by the INSERT.
-        cur.execute(
-            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
-            f"SELECT {col_list} FROM {stmt.q(stmt.table.name)} WITH NO DATA"
-        )
-        with cur.copy(f"COPY {staging} ({col_list}) FROM STDIN WITH (FORMAT csv)") as copy:
-            for block in _stream(_arrow(part)):
-                copy.write(block)
-        cur.execute(
-            f"WITH up AS ({stmt.sql(staging, '%s')} RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-            "FROM up",
-            list(stmt.constants.values()),
-        )
-        inserted, updated = cur.fetchone()
-    return UpsertCounts(inserted, updated, len(part) - inserted - updated)
+        return _upsert_staged(conn, stmt, stage_frame(conn, stmt.table, part), len(part))
 
 
 def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
@@ -201,29 +266,8 @@ def _sqlite_constant(value):
 
 
 def _sqlite_upsert(stmt: _Statement, frame: pd.DataFrame) -> UpsertCounts:
-    staging = f"stg_{uuid.uuid4().hex[:12]}"
-    col_list = ", ".join(stmt.q(c) for c in frame.columns)
-    target = stmt.q(stmt.table.name)
-    join = " AND ".join(f"s.{stmt.q(k)} = t.{stmt.q(k)}" for k in stmt.keys)
     with stmt.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {staging} AS SELECT {col_list} FROM {target} WHERE 0"
-        )
-        conn.exec_driver_sql(
-            f"INSERT INTO {staging} ({col_list}) VALUES ({', '.join('?' for _ in frame.columns)})",
-            _sqlite_rows(frame),
-        )
-        existing = conn.exec_driver_sql(
-            f"SELECT count(*) FROM {staging} s JOIN {target} t ON {join}"
-        ).scalar_one()
-        changed = conn.exec_driver_sql(
-            stmt.sql(staging, "?"),
-            tuple(_sqlite_constant(v) for v in stmt.constants.values()),
-        ).rowcount
-        conn.exec_driver_sql(f"DROP TABLE {staging}")
-    inserted = len(frame) - existing
-    updated = changed - inserted
-    return UpsertCounts(inserted, updated, len(frame) - inserted - updated)
+        return _upsert_staged(conn, stmt, stage_frame(conn, stmt.table, frame), len(frame))
 
 
 def upsert_frame(
