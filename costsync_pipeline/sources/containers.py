@@ -72,7 +72,7 @@ def detect_container(head: bytes) -> str:
             first = json.loads(first_line)
         except ValueError:
             return "json"  # a pretty-printed document spans lines
-        if isinstance(first, dict) and any(isinstance(first.get(k), list) for k in ENVELOPE_KEYS):
+        if isinstance(first, dict) and any(k in first for k in ENVELOPE_KEYS):
             return "json"
         return "jsonl"
     return "csv"
