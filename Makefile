@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: run test dev lint bench db-status clean
+.PHONY: run test dev lint bench bench-cloud db-status clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_usage_ingest.py
+
+bench-cloud: $(STAMP)
+	$(BIN)/python bench/bench_cloud_ingest.py
 
 db-status: $(STAMP)
 	$(BIN)/costsync db status
