@@ -22,13 +22,14 @@ from costsync_pipeline.warehouse.engine import make_engine
 from costsync_pipeline.warehouse.migrations import ensure_schema
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_USAGE = SAMPLES_DIR / "usage"
 SAMPLE_CLOUD = SAMPLES_DIR / "cloud"
-FOCUS = SHARED_DATA / "focus" / "focus_1.0_sample.csv"
-AWS_CUR = SHARED_DATA / "aws_cur" / "aws_cur_legacy_sample.csv"
-AZURE_EA = SHARED_DATA / "azure" / "azure_ea_sample.csv"
+# Unmodified copies of the real public samples in ../shared/data (attribution in the folder's
+# README): tests must run wherever the repository is cloned.
+FOCUS = SAMPLE_CLOUD / "focus_1.0_sample.csv"
+AWS_CUR = SAMPLE_CLOUD / "aws_cur_legacy_sample.csv"
+AZURE_EA = SAMPLE_CLOUD / "azure_ea_sample.csv"
 GPU_EXPORT = SAMPLE_CLOUD / "gpu_cost_export.json"
 # Far enough in the future that every sample row is within the partitions.
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)

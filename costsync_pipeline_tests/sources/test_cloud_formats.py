@@ -17,11 +17,10 @@ from costsync_pipeline.sources.cloud.azure_ea import parse_azure_dates
 from costsync_pipeline.sources.containers import ROW, UnreadableFile
 from costsync_pipeline.transforms.cloud import normalize_line_items
 from costsync_pipeline.transforms.rejections import validate_lazily
-from costsync_pipeline_tests.conftest import SHARED_DATA
+from costsync_pipeline_tests.conftest import AWS_CUR, AZURE_EA
+from costsync_pipeline_tests.conftest import FOCUS as FOCUS_SAMPLE
 
-FOCUS = SHARED_DATA / "focus" / "focus_1.0_sample.csv"
-CUR = SHARED_DATA / "aws_cur" / "aws_cur_legacy_sample.csv"
-AZURE = SHARED_DATA / "azure" / "azure_ea_sample.csv"
+FOCUS, CUR, AZURE = FOCUS_SAMPLE, AWS_CUR, AZURE_EA
 
 
 def read_text_csv(path) -> pd.DataFrame:
