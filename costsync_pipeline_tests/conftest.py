@@ -82,6 +82,17 @@ def engine(db_url):
 
 
 @pytest.fixture
+def resources(db_url, inbox):
+    """The Dagster resources, bound to the test's warehouse and inbox."""
+    from costsync_pipeline.resources import InboxResource, WarehouseResource
+
+    return {
+        "warehouse": WarehouseResource(database_url=db_url),
+        "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
+    }
+
+
+@pytest.fixture
 def inbox(tmp_path):
     """An empty inbox and raw zone: (inbox_url, raw_zone_url)."""
     (tmp_path / "inbox" / "usage").mkdir(parents=True)

@@ -23,7 +23,13 @@ import sqlalchemy as sa
 from costsync_pipeline.landing import inbox
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome
 from costsync_pipeline.landing.registry import files_for_window
-from costsync_pipeline.landing.rejects import empty_rejections, outside_partitions, unreadable_rows
+from costsync_pipeline.landing.rejects import (
+    empty_rejections,
+    outside_partitions,
+    reasons,
+    unreadable_rows,
+    utc,
+)
 from costsync_pipeline.landing.routing import (
     NO_DAY,
     day_number,
@@ -98,7 +104,7 @@ def _one_currency_per_key(items: pd.DataFrame) -> pd.Series:
 
 def _prepare(meta: dict, rank: int, start: dt.date, end: dt.date, current: dict) -> _File:
     name, home = meta["file_name"], meta["first_date"]
-    received_day = _utc(meta["received_at"]).date()
+    received_day = utc(meta["received_at"]).date()
     export = read_cloud_file(inbox.read_bytes(meta["raw_path"]), name)
     fmt, frame = export.format, export.table.frame
     ts = fmt.timestamps(frame)
@@ -215,7 +221,7 @@ def _snapshots(files: list[_File], landed: pd.DataFrame, now: dt.datetime) -> pd
         rolled = rollup(mine)
         rolled["source"] = f.outcome.source
         rolled["source_file"] = f.outcome.checksum
-        rolled["source_received_at"] = _utc(f.meta["received_at"]).to_pydatetime()
+        rolled["source_received_at"] = utc(f.meta["received_at"]).to_pydatetime()
         parts.append(rolled)
     if not parts:
         return pd.DataFrame()
@@ -225,11 +231,6 @@ def _snapshots(files: list[_File], landed: pd.DataFrame, now: dt.datetime) -> pd
     out["billed_cost_usd"] = out["billed_cost"].where(usd, None)
     out["effective_cost_usd"] = out["effective_cost"].where(usd, None)
     return out
-
-
-def _utc(value) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def land_cloud_window(
@@ -261,15 +262,10 @@ def land_cloud_window(
     rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
     store_rejections(engine, rejected, [f.outcome.checksum for f in files], start, end, now)
     store_file_days(engine, [f.outcome for f in files], run_id, now)
-    reasons = (
-        rejected.drop_duplicates(["file_checksum", "row_number"])["reason"]
-        if not rejected.empty
-        else pd.Series(dtype=str)
-    )
     return CloudWindowResult(
         start,
         end,
         changes,
         [f.outcome for f in files],
-        {str(k): int(v) for k, v in reasons.value_counts().items()},
+        reasons(rejected),
     )

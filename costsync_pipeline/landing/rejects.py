@@ -59,3 +59,17 @@ def outside_partitions(export: ExportFile, rows: pd.DataFrame, received_day) -> 
 
 def empty_rejections() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})
+
+
+def reasons(rejected: pd.DataFrame) -> dict[str, int]:
+    """Rows rejected per reason (a row that broke several rules counts once, for its first)."""
+    if rejected.empty:
+        return {}
+    first = rejected.drop_duplicates(["file_checksum", "row_number"])["reason"]
+    return {str(k): int(v) for k, v in first.value_counts().items()}
+
+
+def utc(value) -> pd.Timestamp:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

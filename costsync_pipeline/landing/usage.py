@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from costsync_pipeline.landing import inbox
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome, WindowResult
 from costsync_pipeline.landing.registry import files_for_window
-from costsync_pipeline.landing.rejects import empty_rejections, outside_partitions, unreadable_rows
+from costsync_pipeline.landing.rejects import (
+    empty_rejections,
+    outside_partitions,
+    reasons,
+    unreadable_rows,
+    utc,
+)
 from costsync_pipeline.landing.routing import (
     NO_DAY,
     day_number,
@@ -96,7 +102,7 @@ class _Prepared:
 def _prepare_file(meta: dict, start: dt.date, end: dt.date) -> _Prepared:
     """Read a landed file and route its rows: counts read and duplicate rows per day."""
     name, home = meta["file_name"], meta["first_date"]
-    received_day = _utc(meta["received_at"]).date()
+    received_day = utc(meta["received_at"]).date()
     usage_file = read_usage_file(inbox.read_bytes(meta["raw_path"]), name)
     frame = usage_file.table.frame
     ts = row_timestamps(usage_file)
@@ -129,7 +135,7 @@ def _validate_rows(p: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
         records,
         source=p.usage_file.source,
         file_checksum=p.outcome.checksum,
-        received_at=_utc(p.meta["received_at"]),
+        received_at=utc(p.meta["received_at"]),
         occurred_at=p.timestamps.loc[good_raw.index],
     )
     normalized[ROW] = good_raw[ROW]
@@ -175,12 +181,6 @@ def _superseded(prepared: list[_Prepared]) -> int:
     return int(pd.concat(ids, ignore_index=True).duplicated().sum())
 
 
-def _utc(value) -> pd.Timestamp:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def land_usage_window(
     engine: sa.Engine,
     start: dt.date,
@@ -210,16 +210,11 @@ def land_usage_window(
     rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
     store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     store_file_days(engine, outcomes, run_id, now)
-    reasons = (
-        rejected.drop_duplicates(["file_checksum", "row_number"])["reason"]
-        if not rejected.empty
-        else pd.Series(dtype=str)
-    )
     return WindowResult(
         start,
         end,
         counts,
         outcomes,
         superseded,
-        {str(k): int(v) for k, v in reasons.value_counts().items()},
+        reasons(rejected),
     )

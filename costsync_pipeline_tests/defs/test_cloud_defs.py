@@ -6,21 +6,11 @@ import csv
 import io
 
 import dagster as dg
-import pytest
 
 from costsync_pipeline.defs.cloud.assets import cost_snapshots, raw_cloud_files
 from costsync_pipeline.defs.cloud.sensors import cloud_inbox_sensor
 from costsync_pipeline.defs.inbox_sensor import RANGE_END_TAG, RANGE_START_TAG
-from costsync_pipeline.resources import InboxResource, WarehouseResource
 from costsync_pipeline_tests.conftest import AWS_CUR, AZURE_EA, GPU_EXPORT, RECEIVED, drop, write
-
-
-@pytest.fixture
-def resources(db_url, inbox):
-    return {
-        "warehouse": WarehouseResource(database_url=db_url),
-        "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
-    }
 
 
 def tick(resources, cursor=None) -> dg.SensorResult:

@@ -3,21 +3,11 @@
 import datetime as dt
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from costsync_pipeline.defs.usage.assets import raw_usage_files, usage_costs
-from costsync_pipeline.resources import InboxResource, WarehouseResource
 from costsync_pipeline.warehouse.tables import usage_costs as usage_table
 from costsync_pipeline_tests.conftest import SAMPLE_USAGE, drop, write
-
-
-@pytest.fixture
-def resources(db_url, inbox):
-    return {
-        "warehouse": WarehouseResource(database_url=db_url),
-        "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
-    }
 
 
 def materialize(resources, *assets, partition_key=None, tags=None, instance=None):

@@ -6,20 +6,10 @@ import datetime as dt
 import json
 
 import dagster as dg
-import pytest
 
 from costsync_pipeline.defs.usage.schedules import usage_daily_schedule
 from costsync_pipeline.defs.usage.sensors import usage_inbox_sensor
-from costsync_pipeline.resources import InboxResource, WarehouseResource
 from costsync_pipeline_tests.conftest import RECEIVED, SAMPLE_USAGE, drop, write
-
-
-@pytest.fixture
-def resources(db_url, inbox):
-    return {
-        "warehouse": WarehouseResource(database_url=db_url),
-        "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
-    }
 
 
 def tick(resources, cursor=None) -> dg.SensorResult:

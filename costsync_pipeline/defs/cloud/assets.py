@@ -2,7 +2,10 @@
 
 import dagster as dg
 
-from costsync_pipeline.defs.cloud.checks import COST_SNAPSHOTS_CHECKS, check_results
+from costsync_pipeline.defs.cloud.checks import (
+    COST_SNAPSHOTS_CHECKS,
+    cost_snapshots_check_results,
+)
 from costsync_pipeline.defs.cloud.metadata import snapshot_metadata
 from costsync_pipeline.defs.raw_files import register_window, window
 from costsync_pipeline.landing.cloud import land_cloud_window
@@ -54,5 +57,6 @@ def cost_snapshots(
     start, end = window(context)
     result = land_cloud_window(engine, start, end, run_id=context.run.run_id)
     return dg.MaterializeResult(
-        metadata=snapshot_metadata(engine, result), check_results=check_results(engine, result)
+        metadata=snapshot_metadata(engine, result),
+        check_results=cost_snapshots_check_results(engine, result),
     )

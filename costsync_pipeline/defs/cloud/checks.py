@@ -3,6 +3,7 @@
 import dagster as dg
 import sqlalchemy as sa
 
+from costsync_pipeline.defs.usage.checks import check_results
 from costsync_pipeline.landing.cloud import CloudWindowResult
 from costsync_pipeline.quality.cloud import cloud_checks
 
@@ -35,16 +36,7 @@ COST_SNAPSHOTS_CHECKS = [
 ]
 
 
-def check_results(engine: sa.Engine, result: CloudWindowResult) -> list[dg.AssetCheckResult]:
-    return [
-        dg.AssetCheckResult(
-            check_name=outcome.name,
-            passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR
-            if outcome.blocking
-            else dg.AssetCheckSeverity.WARN,
-            description=outcome.description,
-            metadata=outcome.metadata,
-        )
-        for outcome in cloud_checks(engine, result.start, result.end)
-    ]
+def cost_snapshots_check_results(
+    engine: sa.Engine, result: CloudWindowResult
+) -> list[dg.AssetCheckResult]:
+    return check_results(cloud_checks(engine, result.start, result.end))

@@ -4,7 +4,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from costsync_pipeline.landing.outcomes import WindowResult
-from costsync_pipeline.quality.usage import usage_checks
+from costsync_pipeline.quality.usage import CheckOutcome, usage_checks
 
 USAGE_COSTS_CHECKS = [
     dg.AssetCheckSpec(
@@ -29,7 +29,8 @@ USAGE_COSTS_CHECKS = [
 ]
 
 
-def usage_costs_check_results(engine: sa.Engine, result: WindowResult) -> list[dg.AssetCheckResult]:
+def check_results(outcomes: list[CheckOutcome]) -> list[dg.AssetCheckResult]:
+    """Plain check outcomes as Dagster results: blocking ones fail as errors."""
     return [
         dg.AssetCheckResult(
             check_name=outcome.name,
@@ -40,5 +41,9 @@ def usage_costs_check_results(engine: sa.Engine, result: WindowResult) -> list[d
             description=outcome.description,
             metadata=outcome.metadata,
         )
-        for outcome in usage_checks(engine, result.start, result.end)
+        for outcome in outcomes
     ]
+
+
+def usage_costs_check_results(engine: sa.Engine, result: WindowResult) -> list[dg.AssetCheckResult]:
+    return check_results(usage_checks(engine, result.start, result.end))
