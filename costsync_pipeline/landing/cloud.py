@@ -37,7 +37,7 @@ from costsync_pipeline.landing.routing import (
     day_of,
     partition_range,
 )
-from costsync_pipeline.landing.scopes import SCOPE_COLUMNS, current_exports
+from costsync_pipeline.landing.scopes import SCOPE_COLUMNS, current_exports, scope_span
 from costsync_pipeline.landing.snapshots import SnapshotChanges, replace_window
 from costsync_pipeline.landing.writes import store_file_days, store_rejections
 from costsync_pipeline.schemas.cloud import SNAPSHOT_KEY, NormalizedLineItem
@@ -46,6 +46,7 @@ from costsync_pipeline.sources.containers import ROW
 from costsync_pipeline.sources.formats import ExportFile
 from costsync_pipeline.transforms.cloud import normalize_line_items, rollup, to_decimals
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
+from costsync_pipeline.warehouse.locks import exclusive
 
 KIND = "cloud"
 NORMALIZED_SCHEMA = NormalizedLineItem.to_schema()
@@ -84,8 +85,7 @@ def _count(f: _File, name: str, rows: pd.Series) -> None:
     for number, group in frame.groupby("day"):
         stats = f.outcome.days.setdefault(day_of(number), FileDayStats())
         setattr(stats, name, getattr(stats, name) + len(group))
-        present = [c for c in group["cost"] if c is not None and c is not pd.NA]
-        stats.add(cost_name, sum(present, Decimal(0)))
+        stats.add(cost_name, sum((c for c in group["cost"] if isinstance(c, Decimal)), Decimal(0)))
 
 
 def _reject(f: _File, part: pd.DataFrame) -> None:
@@ -130,7 +130,12 @@ def _prepare(meta: dict, rank: int, start: dt.date, end: dt.date, current: dict)
             [f.day_by_row, pd.Series(day_number(home), index=errors["row_number"].to_numpy())]
         )
         f.cost_by_row = pd.concat(
-            [f.cost_by_row, pd.Series(None, index=errors["row_number"].to_numpy(), dtype=object)]
+            [
+                f.cost_by_row,
+                pd.Series(
+                    [None] * len(errors), index=errors["row_number"].to_numpy(), dtype=object
+                ),
+            ]
         )
         f.rejections.append(errors)
     window = frame[in_window & ~out_of_range]
@@ -166,8 +171,11 @@ def _prepare(meta: dict, rank: int, start: dt.date, end: dt.date, current: dict)
         )
         good = good[~mixed]
     scope = pd.Series(list(zip(*(good[c] for c in SCOPE_COLUMNS), strict=True)), index=good.index)
-    mine = scope.map(lambda k: current.get(_scope_key(k)) == f.outcome.checksum)
-    good = good.assign(_current=mine.astype(bool), _rank=rank)
+    mine = scope.map(lambda k: current.get(_scope_key(k)) == f.outcome.checksum).astype(bool)
+    if fmt.one_record_per_key:
+        # A repeated key in such an export is a correction: the later record supersedes.
+        mine &= ~good.duplicated(list(SNAPSHOT_KEY), keep="last")
+    good = good.assign(_current=mine, _rank=rank)
     f.items = good
     read = frame[ROW][in_window]
     if start <= home < end and export.table.row_errors:
@@ -183,14 +191,37 @@ def _scope_key(k: tuple) -> tuple:
 
 
 def _resolve(files: list[_File]) -> pd.DataFrame:
-    """The line items that land: those of current exports, and where two current exports
-    claim one key and day, the later export's."""
+    """The line items that land: those of the current export of each scope. Different scopes
+    are different bills, so their line items on one key and day add up; if they bill that key
+    in different currencies, the latest export's currency stays and the others are rejected."""
     items = [f.items[f.items["_current"]] for f in files if not f.items.empty]
     if not items:
         return pd.DataFrame()
     landed = pd.concat(items)
-    top = landed.groupby(list(SNAPSHOT_KEY), dropna=False)["_rank"].transform("max")
-    return landed[landed["_rank"] == top]
+    key = list(SNAPSHOT_KEY)
+    latest = landed.sort_values("_rank").groupby(key, dropna=False)["billing_currency"]
+    keep_currency = latest.transform("last")
+    conflict = landed["billing_currency"] != keep_currency
+    for f in files:
+        bad = landed[conflict & (landed["_rank"] == f.rank)]
+        if not bad.empty:
+            _reject(
+                f,
+                pd.DataFrame(
+                    {
+                        "row_number": bad[ROW].to_numpy(),
+                        "stage": "normalized",
+                        "column": "billing_currency",
+                        "check": "one_currency_per_key",
+                        "value": bad["billing_currency"].to_numpy(),
+                        "reason": "billing_currency: a later export bills this key and day "
+                        "in another currency",
+                        "request_id": None,
+                    }
+                ),
+            )
+            f.items = f.items[~f.items[ROW].isin(bad[ROW])]
+    return landed[~conflict]
 
 
 def _finish(f: _File, landed_rows: set[int]) -> pd.DataFrame:
@@ -212,25 +243,25 @@ def _finish(f: _File, landed_rows: set[int]) -> pd.DataFrame:
     return rejected
 
 
-def _snapshots(files: list[_File], landed: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
-    parts = []
-    for f in files:
-        mine = landed[landed["_rank"] == f.rank] if not landed.empty else landed
-        if mine.empty:
-            continue
-        rolled = rollup(mine)
-        rolled["source"] = f.outcome.source
-        rolled["source_file"] = f.outcome.checksum
-        rolled["source_received_at"] = utc(f.meta["received_at"]).to_pydatetime()
-        parts.append(rolled)
-    if not parts:
+def _snapshots(files: list[_File], landed: pd.DataFrame) -> pd.DataFrame:
+    """Roll the landed line items up; each row names the latest export that contributed."""
+    if landed.empty:
         return pd.DataFrame()
-    out = pd.concat(parts, ignore_index=True)
+    out = rollup(landed)
+    key = list(SNAPSHOT_KEY)
+    latest = landed.groupby(key, dropna=False, as_index=False)["_rank"].max()
+    out = out.merge(latest, on=key, how="left")
+    by_rank = {f.rank: f for f in files}
+    out["source"] = [by_rank[r].outcome.source for r in out["_rank"]]
+    out["source_file"] = [by_rank[r].outcome.checksum for r in out["_rank"]]
+    out["source_received_at"] = [
+        utc(by_rank[r].meta["received_at"]).to_pydatetime() for r in out["_rank"]
+    ]
     usd = out["billing_currency"] == "USD"
     # Other currencies get their USD value from FX rates (fx_rates, with the price tables).
     out["billed_cost_usd"] = out["billed_cost"].where(usd, None)
     out["effective_cost_usd"] = out["effective_cost"].where(usd, None)
-    return out
+    return out.drop(columns="_rank")
 
 
 def land_cloud_window(
@@ -241,27 +272,32 @@ def land_cloud_window(
     run_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> CloudWindowResult:
-    """Rebuild ``cost_snapshots`` for the UTC days [start, end) from the registered exports.
+    """Rebuild ``cost_snapshots`` for the UTC days [start, end) from the registered exports,
+    widened to every day of the billing scopes the window touches (see ``scope_span``).
 
     Safe to repeat and to run twice at once. ``register_new_files(kind="cloud")`` runs first
     (the ``raw_cloud_files`` asset) so new inbox files are part of the window.
     """
     now = now or dt.datetime.now(dt.UTC)
-    metas = files_for_window(engine, start, end, kind=KIND)
-    current = current_exports(engine, start, end)
-    files = [_prepare(meta, rank, start, end, current) for rank, meta in enumerate(metas)]
-    landed = _resolve(files)
-    landed_by_file = {
-        f.rank: set(landed.loc[landed["_rank"] == f.rank, ROW]) if not landed.empty else set()
-        for f in files
-    }
-    rejects = [_finish(f, landed_by_file[f.rank]) for f in files]
-    changes = replace_window(
-        engine, _snapshots(files, landed, now), start, end, current, run_id=run_id, now=now
-    )
-    rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
-    store_rejections(engine, rejected, [f.outcome.checksum for f in files], start, end, now)
-    store_file_days(engine, [f.outcome for f in files], run_id, now)
+    # One cloud window at a time: the current export of a scope is decided and written under
+    # the same lock, so a run that began before a re-issue landed cannot write the old values.
+    with exclusive(engine, "cost_snapshots"):
+        start, end = scope_span(engine, start, end)
+        metas = files_for_window(engine, start, end, kind=KIND)
+        current = current_exports(engine, start, end)
+        files = [_prepare(meta, rank, start, end, current) for rank, meta in enumerate(metas)]
+        landed = _resolve(files)
+        landed_by_file = {
+            f.rank: set(landed.loc[landed["_rank"] == f.rank, ROW]) if not landed.empty else set()
+            for f in files
+        }
+        rejects = [_finish(f, landed_by_file[f.rank]) for f in files]
+        changes = replace_window(
+            engine, _snapshots(files, landed), start, end, current, run_id=run_id, now=now
+        )
+        rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
+        store_rejections(engine, rejected, [f.outcome.checksum for f in files], start, end, now)
+        store_file_days(engine, [f.outcome for f in files], run_id, now)
     return CloudWindowResult(
         start,
         end,

@@ -55,6 +55,11 @@ def scopes_of(items: pd.DataFrame, days: np.ndarray) -> tuple[Scope, ...]:
         }
     )
     keyed = keyed[(keyed["day"] != NO_DAY) & (keyed["provider"] != "")]
+    # A NUL cannot be stored (nor queried) on PostgreSQL: such rows are rejected later.
+    has_nul = keyed["provider"].str.contains("\x00", regex=False) | keyed[
+        "billing_account_id"
+    ].str.contains("\x00", regex=False)
+    keyed = keyed[~has_nul.fillna(False).astype(bool)]
     keyed = keyed[keyed["billing_period_start"].notna()]
     out = []
     for (provider, account, period), group in keyed.groupby(list(SCOPE_COLUMNS), sort=True):
@@ -132,3 +137,35 @@ def current_exports(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[tup
         for provider, account, period, checksum in conn.execute(query):
             current[(provider, account, period)] = checksum  # the last one wins
     return current
+
+
+def scope_span(engine: sa.Engine, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """[start, end) widened to every day of every scope with rows in it.
+
+    The unit a re-issued export replaces is its scope, so a window that touches a scope
+    rebuilds all of the scope's days: the run that registers a re-issue removes the rows the
+    earlier export had on days the re-issue no longer covers, whatever its own window.
+    """
+    fs = t.landed_file_scopes
+    touching = (
+        sa.select(fs.c.provider, fs.c.billing_account_id, fs.c.billing_period_start)
+        .where(fs.c.first_date < end, fs.c.last_date >= start)
+        .distinct()
+        .subquery()
+    )
+    query = sa.select(sa.func.min(fs.c.first_date), sa.func.max(fs.c.last_date)).join(
+        touching,
+        sa.and_(
+            fs.c.provider == touching.c.provider,
+            fs.c.billing_account_id == touching.c.billing_account_id,
+            fs.c.billing_period_start == touching.c.billing_period_start,
+        ),
+    )
+    with engine.connect() as conn:
+        first, last = conn.execute(query).one()
+    if first is None:
+        return start, end
+    first, last = (
+        d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for d in (first, last)
+    )
+    return min(start, first), max(end, last + dt.timedelta(days=1))

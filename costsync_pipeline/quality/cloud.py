@@ -84,10 +84,33 @@ def usd_value_known(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOut
     )
 
 
+def credits_not_positive(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOutcome:
+    """Credits reduce a bill: a positive one is kept as the export says (it may be a reversal)
+    but is worth a look."""
+    cs = t.cost_snapshots
+    with engine.connect() as conn:
+        n, total = conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(cs.c.billed_cost)).where(
+                cs.c.usage_date >= start,
+                cs.c.usage_date < end,
+                cs.c.charge_category == "Credit",
+                cs.c.billed_cost > 0,
+            )
+        ).one()
+    return CheckOutcome(
+        "credits_not_positive",
+        not n,
+        "every Credit snapshot is zero or negative",
+        {"positive_credit_rows": int(n), "positive_credit_total": str(total or 0)},
+        blocking=False,
+    )
+
+
 def cloud_checks(engine: sa.Engine, start: dt.date, end: dt.date) -> list[CheckOutcome]:
     return [
         rows_accounted_for(engine, start, end, kind="cloud"),
         billed_cost_conserved(engine, start, end),
         rejection_rate(engine, start, end, kind="cloud"),
         usd_value_known(engine, start, end),
+        credits_not_positive(engine, start, end),
     ]

@@ -61,7 +61,12 @@ class NormalizedLineItem(pa.DataFrameModel):
     def _currency(cls, s: Series[str]) -> Series[bool]:
         return s.isin(ISO_4217)
 
-    @pa.check("billed_cost", "effective_cost", name="decimal", error="not a decimal amount")
+    @pa.check(
+        "billed_cost",
+        "effective_cost",
+        name="decimal",
+        error="not a decimal amount below 10^12 in magnitude",
+    )
     def _decimal(cls, s: Series[object]) -> Series[bool]:
         return _is_decimal(s)
 

@@ -6,6 +6,7 @@ items add up per UTC day with no float drift.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
@@ -27,21 +28,31 @@ ROLLED_UP = (
 )
 
 
+# Plain decimal numbers only, as the raw DECIMAL check accepts them: no thousands separators,
+# underscores or non-ASCII digits (which Python's Decimal would otherwise take).
+_PLAIN = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Amounts must fit NUMERIC(24, 12): anything at or above 10**12 is not a storable amount.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 def _decimal(text) -> Decimal | None:
-    if text is None or text is pd.NA:
+    if text is None or text is pd.NA or not _PLAIN.fullmatch(str(text)):
         return None
     try:
         value = Decimal(str(text))
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    return value if value.is_finite() and abs(value) < MAX_AMOUNT else None
 
 
-def to_decimals(s: pd.Series) -> pd.Series:
-    """Amounts as exact Decimals (None where missing or unreadable)."""
-    return pd.Series(
-        [_decimal(v) for v in _decimal_text(s).tolist()], index=s.index, dtype="object"
-    )
+def to_decimals(s: pd.Series, keep_invalid: bool = False) -> pd.Series:
+    """Amounts as exact Decimals: None where missing, and where unreadable too, unless
+    ``keep_invalid`` keeps the text so the normalized schema can name the problem."""
+    texts = _decimal_text(s).tolist()
+    values = [_decimal(v) for v in texts]
+    if keep_invalid:
+        values = [v if v is not None else t for v, t in zip(values, texts, strict=True)]
+    return pd.Series(values, index=s.index, dtype="object")
 
 
 def _text(s: pd.Series, lower: bool = False) -> pd.Series:
@@ -52,8 +63,8 @@ def _text(s: pd.Series, lower: bool = False) -> pd.Series:
 def normalize_line_items(items: pd.DataFrame, charge_start: pd.Series) -> pd.DataFrame:
     """Map FOCUS-vocabulary line items to the normalized columns; nothing is dropped here
     (values that do not parse become missing and the normalized schema names them)."""
-    billed = to_decimals(items["BilledCost"])
-    effective = to_decimals(items["EffectiveCost"])
+    billed = to_decimals(items["BilledCost"], keep_invalid=True)
+    effective = to_decimals(items["EffectiveCost"], keep_invalid=True)
     usage_date = utc_dates(charge_start)
     period = items["BillingPeriodStart"]
     period = (

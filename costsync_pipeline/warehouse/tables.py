@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 # Money: exact decimals with room for large bills and sub-micro-dollar per-token prices.
 Money = sa.Numeric(24, 12)
+# Bills and their sums: one line item is below 10**12 (a check), a day of a key may add up to more.
+BigMoney = sa.Numeric(28, 12)
 # Identifiers compare byte-wise on PostgreSQL: no linguistic order is needed, and the primary
 # key and ORDER BY of a million-row upsert are ~20% faster than under the database collation.
 Key = sa.String().with_variant(sa.String(collation="C"), "postgresql")
@@ -99,10 +101,10 @@ landed_file_days = sa.Table(
     # Cloud exports (migration 0002): rows a later export of the same billing period
     # replaced, and the file's billed cost: read = landed + rejected + superseded.
     sa.Column("rows_superseded", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("billed_cost_read", Money),
-    sa.Column("billed_cost_landed", Money),
-    sa.Column("billed_cost_rejected", Money),
-    sa.Column("billed_cost_superseded", Money),
+    sa.Column("billed_cost_read", BigMoney),
+    sa.Column("billed_cost_landed", BigMoney),
+    sa.Column("billed_cost_rejected", BigMoney),
+    sa.Column("billed_cost_superseded", BigMoney),
     sa.Column("run_id", sa.String),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
 )
@@ -119,11 +121,11 @@ cost_snapshots = sa.Table(
     sa.Column("region", Key, primary_key=True),
     sa.Column("charge_category", Key, primary_key=True),
     sa.Column("billing_currency", sa.String(3), nullable=False),
-    sa.Column("billed_cost", Money, nullable=False),
-    sa.Column("billed_cost_usd", Money),
-    sa.Column("effective_cost", Money, nullable=False),
-    sa.Column("effective_cost_usd", Money),
-    sa.Column("consumed_quantity", Money),
+    sa.Column("billed_cost", BigMoney, nullable=False),
+    sa.Column("billed_cost_usd", BigMoney),
+    sa.Column("effective_cost", BigMoney, nullable=False),
+    sa.Column("effective_cost_usd", BigMoney),
+    sa.Column("consumed_quantity", BigMoney),
     sa.Column("consumed_unit", sa.String, nullable=False),
     sa.Column("line_items", sa.BigInteger, nullable=False),
     sa.Column("billing_period_start", sa.Date, nullable=False),
@@ -145,10 +147,10 @@ cost_audit_log = sa.Table(
     ),
     sa.Column("entity", sa.String, nullable=False),
     sa.Column("entity_key", sa.Text, nullable=False),
-    sa.Column("old_cost_usd", Money),
-    sa.Column("new_cost_usd", Money),
-    sa.Column("old_value", Money),
-    sa.Column("new_value", Money),
+    sa.Column("old_cost_usd", BigMoney),
+    sa.Column("new_cost_usd", BigMoney),
+    sa.Column("old_value", BigMoney),
+    sa.Column("new_value", BigMoney),
     sa.Column("currency", sa.String(3)),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("run_id", sa.String),

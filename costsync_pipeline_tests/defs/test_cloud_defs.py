@@ -74,6 +74,7 @@ def test_materializing_a_range_lands_it_with_checks(resources, inbox):
         "billed_cost_conserved": True,
         "rejection_rate_within_limit": True,
         "usd_value_known": True,
+        "credits_not_positive": True,
     }
     # The GPU export's days were not in the range: nothing of it landed.
     assert "gpu_cost_export.json" not in meta["files"]

@@ -16,6 +16,7 @@ EXPECTED = {
     "assets": ["cost_snapshots", "raw_cloud_files", "raw_usage_files", "usage_costs"],
     "checks": [
         "cost_snapshots:billed_cost_conserved",
+        "cost_snapshots:credits_not_positive",
         "cost_snapshots:rejection_rate_within_limit",
         "cost_snapshots:rows_accounted_for",
         "cost_snapshots:usd_value_known",

@@ -28,6 +28,12 @@ COST_SNAPSHOTS_CHECKS = [
         description="At most 5% of the line items read for the window were rejected.",
     ),
     dg.AssetCheckSpec(
+        "credits_not_positive",
+        asset="cost_snapshots",
+        blocking=False,
+        description="Credit snapshots are zero or negative (a positive one is kept but flagged).",
+    ),
+    dg.AssetCheckSpec(
         "usd_value_known",
         asset="cost_snapshots",
         blocking=False,

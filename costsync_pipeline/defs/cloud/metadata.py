@@ -41,6 +41,7 @@ def snapshot_metadata(engine: sa.Engine, result: CloudWindowResult) -> dict:
             s.billed_cost_read,
             s.billed_cost_landed,
             s.billed_cost_rejected,
+            s.billed_cost_superseded,
         ]
         for o in result.files
         for s in [o.total()]
@@ -81,6 +82,7 @@ def snapshot_metadata(engine: sa.Engine, result: CloudWindowResult) -> dict:
                     "billed read",
                     "billed landed",
                     "billed rejected",
+                    "billed superseded",
                 ],
                 files,
             )

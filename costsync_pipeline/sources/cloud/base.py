@@ -40,4 +40,7 @@ class CloudFormat(ExportFormat):
 
     key_column: str | None = None
     cost_column: str
+    # True when a repeated key in one file is a correction (seed 001's GPU export), not a
+    # second charge: the later record wins and the earlier one counts as superseded.
+    one_record_per_key: bool = False
     to_line_items: Callable[[pd.DataFrame], pd.DataFrame]

@@ -42,6 +42,10 @@ GPU_FAMILIES = {
     "nv_a10_v5": "a10",
     "nc_t4_v3": "t4",
 }
+# A GPU named in free text ("NVIDIA H100 80GB", "A100-SXM4"): the model, lower-case.
+GPU_NAME = (
+    r"(?<![a-z0-9])(a100|a10g|a10|h100|h200|b200|gb200|l40s|l4|t4|v100|k80|m60|mi300x)(?![a-z0-9])"
+)
 # "p4d.24xlarge", "BoxUsage:p5.48xlarge", "a2-highgpu-1g", "Standard_ND96asr_A100_v4"
 _AWS = re.compile(r"(?<![a-z0-9])([a-z]+\d+[a-z]*)\.\d*[a-z]*large", re.IGNORECASE)
 _GCP = re.compile(r"(?<![a-z0-9])(a2|a3|g2)-(?:high|mega|ultra|standard)", re.IGNORECASE)

@@ -16,6 +16,7 @@ branch_labels = None
 depends_on = None
 
 Money = sa.Numeric(24, 12)
+BigMoney = sa.Numeric(28, 12)
 Key = sa.String().with_variant(sa.String(collation="C"), "postgresql")
 Ts = sa.DateTime(timezone=True)
 # The analyst view's definition lives in sql/views/ where analysts read it. A change to it
@@ -34,7 +35,7 @@ def upgrade() -> None:
             "billed_cost_rejected",
             "billed_cost_superseded",
         ):
-            batch.add_column(sa.Column(name, Money))
+            batch.add_column(sa.Column(name, BigMoney))
     op.create_table(
         "cost_snapshots",
         sa.Column("usage_date", sa.Date, primary_key=True),
@@ -46,11 +47,11 @@ def upgrade() -> None:
         sa.Column("region", Key, primary_key=True),
         sa.Column("charge_category", Key, primary_key=True),
         sa.Column("billing_currency", sa.String(3), nullable=False),
-        sa.Column("billed_cost", Money, nullable=False),
-        sa.Column("billed_cost_usd", Money),
-        sa.Column("effective_cost", Money, nullable=False),
-        sa.Column("effective_cost_usd", Money),
-        sa.Column("consumed_quantity", Money),
+        sa.Column("billed_cost", BigMoney, nullable=False),
+        sa.Column("billed_cost_usd", BigMoney),
+        sa.Column("effective_cost", BigMoney, nullable=False),
+        sa.Column("effective_cost_usd", BigMoney),
+        sa.Column("consumed_quantity", BigMoney),
         sa.Column("consumed_unit", sa.String, nullable=False),
         sa.Column("line_items", sa.BigInteger, nullable=False),
         sa.Column("billing_period_start", sa.Date, nullable=False),
@@ -70,10 +71,10 @@ def upgrade() -> None:
         ),
         sa.Column("entity", sa.String, nullable=False),
         sa.Column("entity_key", sa.Text, nullable=False),
-        sa.Column("old_cost_usd", Money),
-        sa.Column("new_cost_usd", Money),
-        sa.Column("old_value", Money),
-        sa.Column("new_value", Money),
+        sa.Column("old_cost_usd", BigMoney),
+        sa.Column("new_cost_usd", BigMoney),
+        sa.Column("old_value", BigMoney),
+        sa.Column("new_value", BigMoney),
         sa.Column("currency", sa.String(3)),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("run_id", sa.String),
