@@ -251,12 +251,12 @@ def _snapshots(files: list[_File], landed: pd.DataFrame) -> pd.DataFrame:
     key = list(SNAPSHOT_KEY)
     latest = landed.groupby(key, dropna=False, as_index=False)["_rank"].max()
     out = out.merge(latest, on=key, how="left")
-    by_rank = {f.rank: f for f in files}
-    out["source"] = [by_rank[r].outcome.source for r in out["_rank"]]
-    out["source_file"] = [by_rank[r].outcome.checksum for r in out["_rank"]]
-    out["source_received_at"] = [
-        utc(by_rank[r].meta["received_at"]).to_pydatetime() for r in out["_rank"]
-    ]
+    ranks = out["_rank"]
+    out["source"] = ranks.map({f.rank: f.outcome.source for f in files})
+    out["source_file"] = ranks.map({f.rank: f.outcome.checksum for f in files})
+    out["source_received_at"] = ranks.map(
+        {f.rank: utc(f.meta["received_at"]).to_pydatetime() for f in files}
+    )
     usd = out["billing_currency"] == "USD"
     # Other currencies get their USD value from FX rates (fx_rates, with the price tables).
     out["billed_cost_usd"] = out["billed_cost"].where(usd, None)

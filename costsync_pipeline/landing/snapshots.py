@@ -67,7 +67,14 @@ def _frame(snapshots: pd.DataFrame) -> pd.DataFrame:
     for c in (*MONEY, "consumed_quantity"):
         out[c] = pd.Series([_text(v) for v in out[c]], index=out.index, dtype=object)
     for c in ("usage_date", "billing_period_start"):
-        out[c] = pd.Series([pd.Timestamp(v).date().isoformat() for v in out[c]], dtype="str")
+        out[c] = pd.Series(
+            [
+                v.isoformat() if isinstance(v, dt.date) else pd.Timestamp(v).date().isoformat()
+                for v in out[c]
+            ],
+            index=out.index,
+            dtype="str",
+        )
     out["line_items"] = out["line_items"].astype("int64")
     out["source_received_at"] = pd.to_datetime(out["source_received_at"], utc=True)
     return out
