@@ -21,6 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.kinds import CLOUD
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome
 from costsync_pipeline.landing.registry import files_for_window
 from costsync_pipeline.landing.rejects import (
@@ -281,7 +282,7 @@ def land_cloud_window(
     now = now or dt.datetime.now(dt.UTC)
     # One cloud window at a time: the current export of a scope is decided and written under
     # the same lock, so a run that began before a re-issue landed cannot write the old values.
-    with exclusive(engine, "cost_snapshots"):
+    with exclusive(engine, CLOUD.lock):
         start, end = scope_span(engine, start, end)
         metas = files_for_window(engine, start, end, kind=KIND)
         current = current_exports(engine, start, end)

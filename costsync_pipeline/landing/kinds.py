@@ -24,6 +24,8 @@ class Kind:
     range_runs: bool = False
     # Days beyond a new file's own that its landing changes (a re-issued export's period).
     extra_days: Callable[[sa.Engine, list[FileInspection]], set[dt.date]] | None = None
+    # The warehouse lock its windows are written under; registering a new file takes it too.
+    lock: str | None = None
 
     @property
     def set_aside_op(self) -> str:
@@ -31,5 +33,11 @@ class Kind:
 
 
 USAGE = Kind("usage", inspect_usage_file)
-CLOUD = Kind("cloud", inspect_cloud_file, range_runs=True, extra_days=earlier_scope_days)
+CLOUD = Kind(
+    "cloud",
+    inspect_cloud_file,
+    range_runs=True,
+    extra_days=earlier_scope_days,
+    lock="cost_snapshots",
+)
 KINDS = {k.name: k for k in (USAGE, CLOUD)}

@@ -12,6 +12,7 @@ from costsync_pipeline.landing.kinds import KINDS, USAGE, Kind
 from costsync_pipeline.landing.planning import plan_inbox
 from costsync_pipeline.landing.routing import FileInspection, received_at
 from costsync_pipeline.warehouse import tables as t
+from costsync_pipeline.warehouse.locks import exclusive
 from costsync_pipeline.warehouse.upsert import upsert_frame
 
 
@@ -33,6 +34,24 @@ def register_new_files(
     as they were in the plan, so both agree on which days a file's rows may fall on.
     """
     kind = KINDS[kind] if isinstance(kind, str) else kind
+    if kind.lock is None:
+        return _register(engine, inbox_url, raw_zone_url, start, end, now, planned_at, kind)
+    # A new export changes which export of its scope is current: never while a window of
+    # that kind is deciding it.
+    with exclusive(engine, kind.lock):
+        return _register(engine, inbox_url, raw_zone_url, start, end, now, planned_at, kind)
+
+
+def _register(
+    engine: sa.Engine,
+    inbox_url: str,
+    raw_zone_url: str,
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+    planned_at: dt.datetime | None = None,
+    kind: Kind = USAGE,
+) -> list[tuple[str, str]]:
     plan = plan_inbox(engine, inbox_url, planned_at or now, kind=kind)
     set_aside, rows, scopes = [], [], []
     for f, message in plan.unreadable:

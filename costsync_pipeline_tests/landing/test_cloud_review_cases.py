@@ -170,3 +170,22 @@ def test_the_window_lock_makes_a_second_run_wait(engine):
         order.append("second in")
     first.join()
     assert order == ["first in", "first out", "second in"]
+
+
+def test_registering_a_cloud_export_waits_for_a_window_in_progress(engine, inbox):
+    """A window decides which export of a scope is current and writes the result; a new
+    export registered in between would make it drop the scope's rows."""
+    write(inbox[0], "a.csv", focus([("10", "2025-05-01", "EC2")]), RECEIVED, kind="cloud")
+    registered = threading.Event()
+
+    def register():
+        day = dt.date(2025, 5, 1)
+        register_new_files(engine, *inbox, day, day + dt.timedelta(days=1), NOW, kind="cloud")
+        registered.set()
+
+    with exclusive(engine, "cost_snapshots"):
+        worker = threading.Thread(target=register)
+        worker.start()
+        assert not registered.wait(0.5)  # held back while the window "runs"
+    worker.join(10)
+    assert registered.is_set()
