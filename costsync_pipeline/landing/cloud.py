@@ -95,6 +95,20 @@ def _reject(f: _File, part: pd.DataFrame) -> None:
         f.rejections.append(part.assign(raw=part["row_number"].map(raws)))
 
 
+def _currency_rejects(bad: pd.DataFrame, why: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_number": bad[ROW].to_numpy(),
+            "stage": "normalized",
+            "column": "billing_currency",
+            "check": "one_currency_per_key",
+            "value": bad["billing_currency"].to_numpy(),
+            "reason": f"billing_currency: {why}",
+            "request_id": None,
+        }
+    )
+
+
 def _one_currency_per_key(items: pd.DataFrame) -> pd.Series:
     """True for line items whose key (in this file) is billed in more than one currency."""
     counts = items.groupby(list(SNAPSHOT_KEY), dropna=False)["billing_currency"].transform(
@@ -154,20 +168,11 @@ def _prepare(meta: dict, rank: int, start: dt.date, end: dt.date, current: dict)
     _reject(f, norm_rejects)
     mixed = _one_currency_per_key(good)
     if mixed.any():
-        bad = good[mixed]
         _reject(
             f,
-            pd.DataFrame(
-                {
-                    "row_number": bad[ROW].to_numpy(),
-                    "stage": "normalized",
-                    "column": "billing_currency",
-                    "check": "one_currency_per_key",
-                    "value": bad["billing_currency"].to_numpy(),
-                    "reason": "billing_currency: line items of one snapshot key and day are "
-                    "billed in several currencies",
-                    "request_id": None,
-                }
+            _currency_rejects(
+                good[mixed],
+                "line items of one snapshot key and day are billed in several currencies",
             ),
         )
         good = good[~mixed]
@@ -208,18 +213,7 @@ def _resolve(files: list[_File]) -> pd.DataFrame:
         if not bad.empty:
             _reject(
                 f,
-                pd.DataFrame(
-                    {
-                        "row_number": bad[ROW].to_numpy(),
-                        "stage": "normalized",
-                        "column": "billing_currency",
-                        "check": "one_currency_per_key",
-                        "value": bad["billing_currency"].to_numpy(),
-                        "reason": "billing_currency: a later export bills this key and day "
-                        "in another currency",
-                        "request_id": None,
-                    }
-                ),
+                _currency_rejects(bad, "a later export bills this key and day in another currency"),
             )
             f.items = f.items[~f.items[ROW].isin(bad[ROW])]
     return landed[~conflict]

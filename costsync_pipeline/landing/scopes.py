@@ -105,9 +105,9 @@ def earlier_scope_days(engine: sa.Engine, inspections: list[FileInspection]) -> 
     return days
 
 
-def current_exports(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[tuple, str]:
-    """For every scope with rows in [start, end): the checksum of its latest export (by
-    receipt time, then checksum), wherever that export's own rows fall."""
+def _same_scope_as_window(start: dt.date, end: dt.date):
+    """The join condition: rows of ``landed_file_scopes`` whose scope has rows in
+    [start, end)."""
     fs = t.landed_file_scopes
     touching = (
         sa.select(fs.c.provider, fs.c.billing_account_id, fs.c.billing_period_start)
@@ -115,6 +115,18 @@ def current_exports(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[tup
         .distinct()
         .subquery()
     )
+    return touching, sa.and_(
+        fs.c.provider == touching.c.provider,
+        fs.c.billing_account_id == touching.c.billing_account_id,
+        fs.c.billing_period_start == touching.c.billing_period_start,
+    )
+
+
+def current_exports(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[tuple, str]:
+    """For every scope with rows in [start, end): the checksum of its latest export (by
+    receipt time, then checksum), wherever that export's own rows fall."""
+    fs = t.landed_file_scopes
+    touching, same = _same_scope_as_window(start, end)
     query = (
         sa.select(
             fs.c.provider,
@@ -122,14 +134,7 @@ def current_exports(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[tup
             fs.c.billing_period_start,
             fs.c.file_checksum,
         )
-        .join(
-            touching,
-            sa.and_(
-                fs.c.provider == touching.c.provider,
-                fs.c.billing_account_id == touching.c.billing_account_id,
-                fs.c.billing_period_start == touching.c.billing_period_start,
-            ),
-        )
+        .join(touching, same)
         .order_by(fs.c.received_at, fs.c.file_checksum)
     )
     current: dict[tuple, str] = {}
@@ -147,19 +152,9 @@ def scope_span(engine: sa.Engine, start: dt.date, end: dt.date) -> tuple[dt.date
     earlier export had on days the re-issue no longer covers, whatever its own window.
     """
     fs = t.landed_file_scopes
-    touching = (
-        sa.select(fs.c.provider, fs.c.billing_account_id, fs.c.billing_period_start)
-        .where(fs.c.first_date < end, fs.c.last_date >= start)
-        .distinct()
-        .subquery()
-    )
+    touching, same = _same_scope_as_window(start, end)
     query = sa.select(sa.func.min(fs.c.first_date), sa.func.max(fs.c.last_date)).join(
-        touching,
-        sa.and_(
-            fs.c.provider == touching.c.provider,
-            fs.c.billing_account_id == touching.c.billing_account_id,
-            fs.c.billing_period_start == touching.c.billing_period_start,
-        ),
+        touching, same
     )
     with engine.connect() as conn:
         first, last = conn.execute(query).one()
