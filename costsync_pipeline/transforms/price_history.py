@@ -71,7 +71,8 @@ class StoredPrice:
 
 @dataclass
 class HistoryChanges:
-    closes: dict[str, dt.datetime] = field(default_factory=dict)  # version -> new valid_to
+    # version -> new valid_to (None re-opens a version emptied earlier)
+    closes: dict[str, dt.datetime | None] = field(default_factory=dict)
     opens: list[dict] = field(default_factory=list)
     # Per key, the earliest instant whose price changed: usage from then on is re-costed.
     changed_from: dict[tuple, dt.datetime] = field(default_factory=dict)
@@ -138,9 +139,16 @@ def plan_history(stored: list[StoredPrice], offers: list[Offer]) -> HistoryChang
                     out.closes[r.version] = r.valid_from  # superseded entirely: emptied
                 elif r.valid_to is None or r.valid_to > start:
                     out.closes[r.version] = start
+        version = version_id(key, start, rates, offer.source)
+        out.changed_from[key] = start
+        if any(r.version == version for r in rows):
+            # The same price from the same source and start existed and was emptied by a
+            # later change that is now undone: re-open that version, do not repeat it.
+            out.closes[version] = None
+            continue
         out.opens.append(
             {
-                "version": version_id(key, start, rates, offer.source),
+                "version": version,
                 "provider": key[0],
                 "model": key[1],
                 "service_tier": key[2],
@@ -152,5 +160,4 @@ def plan_history(stored: list[StoredPrice], offers: list[Offer]) -> HistoryChang
                 "checked_at": offer.seen_at,
             }
         )
-        out.changed_from[key] = start
     return out

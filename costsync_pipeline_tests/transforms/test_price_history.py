@@ -147,7 +147,17 @@ offers = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+def test_returning_to_an_emptied_price_reopens_its_version():
+    stored: list[StoredPrice] = []
+    for price in ("1", "2", "1", "2"):  # all seen at the same instant
+        stored = apply(stored, plan_history(stored, [Offer(row(price), "feed:litellm", T0)]))
+    versions = [s.version for s in stored]
+    assert len(versions) == len(set(versions))  # the version is the table's key
+    (now,) = valid_at(stored, KEY, T0 + DAY)
+    assert now.rates == rates_of(row("2"))
+
+
+@settings(max_examples=300, deadline=None)
 @given(offers)
 def test_at_most_one_price_is_valid_at_any_instant(sequence):
     stored: list[StoredPrice] = []
@@ -156,6 +166,8 @@ def test_at_most_one_price_is_valid_at_any_instant(sequence):
             row(price), source, T0 + seen * DAY, None if effective is None else T0 + effective * DAY
         )
         stored = apply(stored, plan_history(stored, [offer]))
+    versions = [s.version for s in stored]
+    assert len(versions) == len(set(versions))
     for day in range(-1, 40):
         assert len(valid_at(stored, KEY, T0 + day * DAY + dt.timedelta(hours=1))) <= 1
     assert valid_at(stored, KEY, BEGINNING) or all(e is not None for _, _, e, _ in sequence[:1])
