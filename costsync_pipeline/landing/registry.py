@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pandas as pd
@@ -34,57 +35,42 @@ def register_new_files(
     as they were in the plan, so both agree on which days a file's rows may fall on.
     """
     kind = KINDS[kind] if isinstance(kind, str) else kind
-    if kind.lock is None:
-        return _register(engine, inbox_url, raw_zone_url, start, end, now, planned_at, kind)
-    # A new export changes which export of its scope is current: never while a window of
-    # that kind is deciding it.
-    with exclusive(engine, kind.lock):
-        return _register(engine, inbox_url, raw_zone_url, start, end, now, planned_at, kind)
-
-
-def _register(
-    engine: sa.Engine,
-    inbox_url: str,
-    raw_zone_url: str,
-    start: dt.date,
-    end: dt.date,
-    now: dt.datetime,
-    planned_at: dt.datetime | None = None,
-    kind: Kind = USAGE,
-) -> list[tuple[str, str]]:
-    plan = plan_inbox(engine, inbox_url, planned_at or now, kind=kind)
-    set_aside, rows, scopes = [], [], []
-    for f, message in plan.unreadable:
-        set_aside.append((f.name, message))
-        record_unreadable(engine, inbox_url, f, message, now, kind=kind.name)
-    for f, info in plan.readable:
-        if not any(start <= d < end for d in info.dates):
-            continue  # belongs to other partitions: their runs land it
-        raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, kind.name)
-        scopes += _scope_rows(f.checksum, info)
-        rows.append(
-            {
-                "file_checksum": f.checksum,
-                "kind": kind.name,
-                "file_name": f.name,
-                "raw_path": raw_path,
-                "format": info.source,
-                "size_bytes": f.size,
-                "rows_read": info.rows_read,
-                "first_date": info.dates[0],
-                "last_date": info.dates[-1],
-                "status": "landed",
-                "message": None,
-                "received_at": info.received_at,
-                "landed_at": now,
-            }
-        )
-    if scopes:
-        # Before the file itself: a file is only ever seen as landed with its scopes.
-        _insert_ignore(engine, t.landed_file_scopes, scopes)
-    if rows:
-        _insert_ignore(engine, t.landed_files, rows)
-    return set_aside
+    # A new cloud export changes which export of its scope is current: never while a window
+    # of that kind is deciding it.
+    with exclusive(engine, kind.lock) if kind.lock else contextlib.nullcontext():
+        plan = plan_inbox(engine, inbox_url, planned_at or now, kind=kind)
+        set_aside, rows, scopes = [], [], []
+        for f, message in plan.unreadable:
+            set_aside.append((f.name, message))
+            record_unreadable(engine, inbox_url, f, message, now, kind=kind.name)
+        for f, info in plan.readable:
+            if not any(start <= d < end for d in info.dates):
+                continue  # belongs to other partitions: their runs land it
+            raw_path = inbox.copy_to_raw_zone(f, inbox_url, raw_zone_url, kind.name)
+            scopes += _scope_rows(f.checksum, info)
+            rows.append(
+                {
+                    "file_checksum": f.checksum,
+                    "kind": kind.name,
+                    "file_name": f.name,
+                    "raw_path": raw_path,
+                    "format": info.source,
+                    "size_bytes": f.size,
+                    "rows_read": info.rows_read,
+                    "first_date": info.dates[0],
+                    "last_date": info.dates[-1],
+                    "status": "landed",
+                    "message": None,
+                    "received_at": info.received_at,
+                    "landed_at": now,
+                }
+            )
+        if scopes:
+            # Before the file itself: a file is only ever seen as landed with its scopes.
+            _insert_ignore(engine, t.landed_file_scopes, scopes)
+        if rows:
+            _insert_ignore(engine, t.landed_files, rows)
+        return set_aside
 
 
 def _scope_rows(checksum: str, info: FileInspection) -> list[dict]:

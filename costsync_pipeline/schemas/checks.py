@@ -105,3 +105,20 @@ INTEGER = pa.Check(integer_like, name="integer", error="not a whole number")
 DECIMAL = pa.Check(decimal_like, name="decimal", error="not a plain decimal number")
 TIMESTAMP = pa.Check(timestamp_like, name="iso8601_timestamp", error="not an ISO 8601 timestamp")
 BOOLEAN = pa.Check(bool_like, name="boolean", error="not true/false")
+
+
+def vocabulary_lookup(mapping: dict[str, str]):
+    """A function mapping values in any case, with surrounding spaces, through ``mapping``
+    (NA where blank or not a known word)."""
+    lowered = {k.lower(): v for k, v in mapping.items()}
+
+    def lookup(s: pd.Series) -> pd.Series:
+        return s.astype("str").str.strip().str.lower().map(lowered).where(~blank_mask(s))
+
+    return lookup
+
+
+def known_words(mapping: dict[str, str], name: str, error: str) -> pa.Check:
+    """A named check that a value is blank or one of ``mapping``'s words, in any case."""
+    lookup = vocabulary_lookup(mapping)
+    return pa.Check(lambda s: blank_mask(s) | lookup(s).notna(), name=name, error=error)

@@ -41,18 +41,12 @@ LINE_ITEM_TYPES = {
     }.items()
     for kind in kinds
 }
-_TYPES = {k.lower(): k for k in LINE_ITEM_TYPES}
-
-
-def _line_item_types(s: pd.Series) -> pd.Series:
-    """Each line item type as AWS spells it (NA where blank or unknown)."""
-    return s.astype("str").str.strip().str.lower().map(_TYPES).where(~ck.blank_mask(s))
-
-
-KNOWN_LINE_ITEM_TYPE = pa.Check(
-    lambda s: ck.blank_mask(s) | _line_item_types(s).notna(),
-    name="known_line_item_type",
-    error=f"not a known CUR line item type ({', '.join(LINE_ITEM_TYPES)})",
+# Each line item type as AWS spells it, whatever the case (NA where blank or unknown).
+_line_item_types = ck.vocabulary_lookup({k: k for k in LINE_ITEM_TYPES})
+KNOWN_LINE_ITEM_TYPE = ck.known_words(
+    {k: k for k in LINE_ITEM_TYPES},
+    "known_line_item_type",
+    f"not a known CUR line item type ({', '.join(LINE_ITEM_TYPES)})",
 )
 
 _AMOUNTS = (

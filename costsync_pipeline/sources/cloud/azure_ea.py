@@ -51,18 +51,10 @@ CHARGE_TYPES = {
     "Tax": "Tax",
     "Credit": "Credit",
 }
-_TYPES = {k.lower(): v for k, v in CHARGE_TYPES.items()}
-
-
-def _charge_categories(s: pd.Series) -> pd.Series:
-    """Each charge type's FOCUS category (NA where blank or unknown)."""
-    return s.astype("str").str.strip().str.lower().map(_TYPES).where(~ck.blank_mask(s))
-
-
-KNOWN_CHARGE_TYPE = pa.Check(
-    lambda s: ck.blank_mask(s) | _charge_categories(s).notna(),
-    name="known_charge_type",
-    error=f"not a known Azure charge type ({', '.join(CHARGE_TYPES)})",
+# Each charge type's FOCUS category, whatever the case (NA where blank or unknown).
+_charge_categories = ck.vocabulary_lookup(CHARGE_TYPES)
+KNOWN_CHARGE_TYPE = ck.known_words(
+    CHARGE_TYPES, "known_charge_type", f"not a known Azure charge type ({', '.join(CHARGE_TYPES)})"
 )
 
 RAW_SCHEMA = pa.DataFrameSchema(

@@ -17,23 +17,11 @@ from costsync_pipeline.sources.cloud.base import CHARGE_CATEGORIES, LINE_ITEM_CO
 from costsync_pipeline.sources.cloud.gpu import gpu_types
 
 # Any case and surrounding spaces -> the spelling FOCUS defines.
-_CATEGORIES = {c.lower(): c for c in CHARGE_CATEGORIES}
-
-
-def _canonical_category(s: pd.Series) -> pd.Series:
-    """Each charge category in FOCUS spelling (NA where blank or not one)."""
-    key = s.astype("str").str.strip().str.lower()
-    return key.map(_CATEGORIES).where(~ck.blank_mask(s))
-
-
-def _known_category(s: pd.Series) -> pd.Series:
-    return ck.blank_mask(s) | _canonical_category(s).notna()
-
-
-KNOWN_CHARGE_CATEGORY = pa.Check(
-    _known_category,
-    name="known_charge_category",
-    error=f"not a FOCUS charge category ({', '.join(CHARGE_CATEGORIES)})",
+_canonical_category = ck.vocabulary_lookup({c: c for c in CHARGE_CATEGORIES})
+KNOWN_CHARGE_CATEGORY = ck.known_words(
+    {c: c for c in CHARGE_CATEGORIES},
+    "known_charge_category",
+    f"not a FOCUS charge category ({', '.join(CHARGE_CATEGORIES)})",
 )
 
 RAW_SCHEMA = pa.DataFrameSchema(
