@@ -46,6 +46,11 @@ usage_costs = sa.Table(
     sa.Column("computed_cost_usd", Money),
     sa.Column("price_version", sa.String),
     sa.Column("cost_usd", Money),
+    # Migration 0003: why computed_cost_usd is empty ("priced", "no_price", ...) and where
+    # the cost of record came from or why it is empty ("reported", "computed", "no_fx_rate",
+    # "no_price"). NULL on rows landed before prices existed, until they are re-costed.
+    sa.Column("price_status", sa.String),
+    sa.Column("cost_status", sa.String),
     sa.Column("source_file", sa.String(64), nullable=False),
     sa.Column("source_row", sa.BigInteger, nullable=False),
     sa.Column("source_received_at", UtcTimestamp, nullable=False),
@@ -173,4 +178,102 @@ landed_file_scopes = sa.Table(
     sa.Index(
         "ix_landed_file_scopes_scope", "provider", "billing_account_id", "billing_period_start"
     ),
+)
+
+# Rates per million tokens: exact decimals, twelve places (LiteLLM's smallest rates are ~1e-5).
+Rate = sa.Numeric(24, 12)
+# FX: USD per one unit of a currency (1/18.45 for ZAR needs many places to stay exact enough).
+FxRate = sa.Numeric(30, 18)
+
+model_prices = sa.Table(
+    "model_prices",
+    metadata,
+    sa.Column("version", sa.String(32), primary_key=True),
+    sa.Column("provider", Key, nullable=False),
+    sa.Column("model", Key, nullable=False),
+    sa.Column("service_tier", Key, nullable=False),
+    sa.Column("min_prompt_tokens", sa.BigInteger, nullable=False),
+    sa.Column("input_per_mtok", Rate, nullable=False),
+    sa.Column("output_per_mtok", Rate, nullable=False),
+    sa.Column("cache_read_per_mtok", Rate),
+    sa.Column("cache_write_per_mtok", Rate),
+    sa.Column("cache_write_1h_per_mtok", Rate),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("valid_from", UtcTimestamp, nullable=False),
+    sa.Column("valid_to", UtcTimestamp),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("checked_at", UtcTimestamp, nullable=False),
+    sa.Index(
+        "ix_model_prices_key",
+        "provider",
+        "model",
+        "service_tier",
+        "min_prompt_tokens",
+        "valid_from",
+    ),
+)
+
+# What each price source offers now (one origin per source; one per file for inbox files):
+# model_prices is planned from these under the precedence rules.
+price_offers = sa.Table(
+    "price_offers",
+    metadata,
+    sa.Column("origin", sa.String, primary_key=True),
+    sa.Column("provider", Key, primary_key=True),
+    sa.Column("model", Key, primary_key=True),
+    sa.Column("service_tier", Key, primary_key=True),
+    sa.Column("min_prompt_tokens", sa.BigInteger, primary_key=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("input_per_mtok", Rate, nullable=False),
+    sa.Column("output_per_mtok", Rate, nullable=False),
+    sa.Column("cache_read_per_mtok", Rate),
+    sa.Column("cache_write_per_mtok", Rate),
+    sa.Column("cache_write_1h_per_mtok", Rate),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("effective_from", UtcTimestamp),
+    sa.Column("seen_at", UtcTimestamp, nullable=False),
+)
+
+price_metadata = sa.Table(
+    "price_metadata",
+    metadata,
+    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("location", sa.String),
+    sa.Column("last_updated", UtcTimestamp),
+    sa.Column("fetched_at", UtcTimestamp),
+    sa.Column("model_count", sa.BigInteger),
+    sa.Column("checksum", sa.String(64)),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("attempted_at", UtcTimestamp, nullable=False),
+)
+
+fx_rates = sa.Table(
+    "fx_rates",
+    metadata,
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("as_of_date", sa.Date, primary_key=True),
+    sa.Column("rate_to_usd", FxRate, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    # Which source wins a day both give: the FX feed (2) > a price file's usd_to_zar (1) >
+    # the bundled file (0).
+    sa.Column("source_rank", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+)
+
+cost_accuracy = sa.Table(
+    "cost_accuracy",
+    metadata,
+    sa.Column("usage_date", sa.Date, primary_key=True),
+    sa.Column("provider", Key, primary_key=True),
+    sa.Column("model", Key, primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("compared_requests", sa.BigInteger, nullable=False),
+    sa.Column("reported_cost_usd", BigMoney),
+    sa.Column("computed_cost_usd", BigMoney),
+    sa.Column("difference_usd", BigMoney),
+    sa.Column("ratio", sa.Numeric(30, 12)),
+    sa.Column("tolerance", sa.Numeric(12, 6), nullable=False),
+    sa.Column("within_tolerance", sa.Boolean),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
 )

@@ -17,7 +17,13 @@ TABLES = {
     "cost_snapshots",
     "cost_audit_log",
     "landed_file_scopes",
+    "model_prices",
+    "price_offers",
+    "price_metadata",
+    "fx_rates",
+    "cost_accuracy",
 }
+VIEWS = {"daily_cost", "model_prices_current", "unpriced_models"}
 
 
 def table_names(engine) -> set[str]:
@@ -26,12 +32,16 @@ def table_names(engine) -> set[str]:
 
 def test_upgrade_status_downgrade_roundtrip(db_url):
     engine = make_engine(db_url)
-    assert [m.applied for m in migrations.status(engine)] == [False, False]
+    assert [m.applied for m in migrations.status(engine)] == [False, False, False]
     migrations.upgrade(engine, "0001")
     assert "cost_snapshots" not in table_names(engine)
     migrations.upgrade(engine)
     assert table_names(engine) >= TABLES
-    assert "daily_cost" in sa.inspect(engine).get_view_names()
+    assert set(sa.inspect(engine).get_view_names()) == VIEWS
+    migrations.downgrade(engine, "0002")
+    assert "model_prices" not in table_names(engine)
+    assert set(sa.inspect(engine).get_view_names()) == {"daily_cost"}
+    assert "price_status" not in {c["name"] for c in sa.inspect(engine).get_columns("usage_costs")}
     migrations.downgrade(engine, "0001")
     assert "cost_snapshots" not in table_names(engine)
     assert "daily_cost" not in sa.inspect(engine).get_view_names()
@@ -67,6 +77,15 @@ def test_money_is_numeric(engine):
     cols = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("usage_costs")}
     for name in ("reported_cost", "reported_cost_usd", "computed_cost_usd", "cost_usd"):
         assert isinstance(cols[name], sa.Numeric) and not isinstance(cols[name], sa.Float), name
+    money = {
+        "model_prices": ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"),
+        "fx_rates": ("rate_to_usd",),
+        "cost_accuracy": ("reported_cost_usd", "computed_cost_usd", "difference_usd"),
+    }
+    for table, names in money.items():
+        cols = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns(table)}
+        for name in names:
+            assert isinstance(cols[name], sa.Numeric) and not isinstance(cols[name], sa.Float)
 
 
 def test_concurrent_first_runs_migrate_once(db_url):
