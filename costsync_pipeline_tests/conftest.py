@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from costsync_pipeline.paths import SAMPLES_DIR
+from costsync_pipeline.paths import DATA_DIR, SAMPLES_DIR
 from costsync_pipeline.warehouse.engine import make_engine
 from costsync_pipeline.warehouse.migrations import ensure_schema
 
@@ -31,6 +31,8 @@ FOCUS = SAMPLE_CLOUD / "focus_1.0_sample.csv"
 AWS_CUR = SAMPLE_CLOUD / "aws_cur_legacy_sample.csv"
 AZURE_EA = SAMPLE_CLOUD / "azure_ea_sample.csv"
 GPU_EXPORT = SAMPLE_CLOUD / "gpu_cost_export.json"
+LITELLM_SNAPSHOT = DATA_DIR / "prices" / "litellm_model_prices.json"
+DEFAULT_PRICES = DATA_DIR / "prices" / "default_prices.json"
 # Far enough in the future that every sample row is within the partitions.
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 # A receipt time (file mtime) after every sample row and before any real "now" of the tests.
@@ -84,11 +86,22 @@ def engine(db_url):
 @pytest.fixture
 def resources(db_url, inbox):
     """The Dagster resources, bound to the test's warehouse and inbox."""
-    from costsync_pipeline.resources import InboxResource, WarehouseResource
+    from costsync_pipeline.resources import (
+        InboxResource,
+        PriceSourcesResource,
+        WarehouseResource,
+    )
 
     return {
         "warehouse": WarehouseResource(database_url=db_url),
         "inbox": InboxResource(inbox_url=inbox[0], raw_zone_url=inbox[1]),
+        # The bundled LiteLLM snapshot stands in for the feed (no network in tests).
+        "prices": PriceSourcesResource(
+            feed_url=str(LITELLM_SNAPSHOT),
+            fx_feed_url=None,
+            overrides_path=str(Path(inbox[0]).parent / "price_overrides.json"),
+            staleness_seconds=14400,
+        ),
     }
 
 
@@ -97,6 +110,7 @@ def inbox(tmp_path):
     """An empty inbox and raw zone: (inbox_url, raw_zone_url)."""
     (tmp_path / "inbox" / "usage").mkdir(parents=True)
     (tmp_path / "inbox" / "cloud").mkdir(parents=True)
+    (tmp_path / "inbox" / "prices").mkdir(parents=True)
     return str(tmp_path / "inbox"), str(tmp_path / "raw")
 
 

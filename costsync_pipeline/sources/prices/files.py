@@ -11,6 +11,11 @@ Seed 000 (the model-cost-update webhook body), one object, a list of them, or JS
     {"provider": "OpenAI", "model": "gpt-4-turbo", "inputTokenCost": 0.00001,
      "outputTokenCost": 0.00003, "currency": "USD"}
 
+A seed 002 model entry may also carry ``cache_read_cost_per_1m_tokens``,
+``cache_write_cost_per_1m_tokens``, ``cache_write_1h_cost_per_1m_tokens``, ``service_tier``,
+``min_prompt_tokens``, ``currency`` and ``valid_from`` (a dated price or correction; the file may
+set ``valid_from`` for all its entries): the overrides file uses these for negotiated prices.
+
 Event costs are per token; rows carry them per million tokens. Values are read from the
 JSON text as decimals (never through binary floats). A record that cannot be priced is
 reported with its position and reason, and the others are kept.
@@ -37,6 +42,12 @@ class PriceFile:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     last_updated: dt.datetime | None = None
     usd_to_zar: Decimal | None = None
+    # Per row: when the source dates the price (``valid_from``), else None (when it is seen).
+    effective_from: list[dt.datetime | None] = field(default_factory=list)
+
+    def add(self, row: PriceRow, effective_from: dt.datetime | None = None) -> None:
+        self.rows.append(row)
+        self.effective_from.append(effective_from)
 
 
 def _decimal(value, what: str) -> Decimal:
@@ -71,12 +82,52 @@ def _row(provider: str, model: str, input_rate: Decimal, output_rate: Decimal, c
     )
 
 
+OPTIONAL_RATES = {
+    "cache_read_per_mtok": "cache_read_cost_per_1m_tokens",
+    "cache_write_per_mtok": "cache_write_cost_per_1m_tokens",
+    "cache_write_1h_per_mtok": "cache_write_1h_cost_per_1m_tokens",
+}
+TIERS = ("standard", "batch", "priority", "flex")
+
+
+def _seed002_row(provider: str, item: dict) -> PriceRow:
+    if not isinstance(item, dict):
+        raise ValueError("not an object")
+    optional = {
+        name: _decimal(item[key], key) if item.get(key) is not None else None
+        for name, key in OPTIONAL_RATES.items()
+    }
+    tier = str(item.get("service_tier") or "standard").strip().lower()
+    if tier not in TIERS:
+        raise ValueError(f"service_tier {tier!r} is not one of {', '.join(TIERS)}")
+    threshold = item.get("min_prompt_tokens") or 0
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ValueError(f"min_prompt_tokens {threshold!r} is not a whole number >= 0")
+    currency = str(item.get("currency") or "USD").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValueError(f"currency {currency!r} is not a 3-letter ISO 4217 code")
+    return PriceRow(
+        _text(provider, "provider"),
+        _text(item.get("model_id"), "model_id"),
+        tier,
+        threshold,
+        _decimal(item.get("input_cost_per_1m_tokens"), "input_cost_per_1m_tokens"),
+        _decimal(item.get("output_cost_per_1m_tokens"), "output_cost_per_1m_tokens"),
+        currency=currency,
+        **optional,
+    )
+
+
 def _seed002(doc: dict, name: str) -> PriceFile:
     out = PriceFile("seed002", [])
     try:
         out.last_updated = _timestamp(doc.get("last_updated"))
     except ValueError as exc:
         raise PriceFileError(f"{name}: last_updated is not an ISO 8601 timestamp ({exc})") from exc
+    try:
+        file_from = _timestamp(doc.get("valid_from"))
+    except ValueError as exc:
+        raise PriceFileError(f"{name}: valid_from is not an ISO 8601 timestamp ({exc})") from exc
     if doc.get("usd_to_zar") is not None:
         try:
             out.usd_to_zar = _decimal(doc["usd_to_zar"], "usd_to_zar")
@@ -89,18 +140,12 @@ def _seed002(doc: dict, name: str) -> PriceFile:
         for i, item in enumerate(models):
             where = f"providers.{provider}[{i}]"
             try:
-                if not isinstance(item, dict):
-                    raise ValueError("not an object")
-                out.rows.append(
-                    _row(
-                        _text(provider, "provider"),
-                        _text(item.get("model_id"), "model_id"),
-                        _decimal(item.get("input_cost_per_1m_tokens"), "input_cost_per_1m_tokens"),
-                        _decimal(
-                            item.get("output_cost_per_1m_tokens"), "output_cost_per_1m_tokens"
-                        ),
-                    )
-                )
+                row = _seed002_row(provider, item)
+                try:
+                    valid_from = _timestamp(item.get("valid_from")) or file_from
+                except ValueError as exc:
+                    raise ValueError(f"valid_from is not an ISO 8601 timestamp ({exc})") from exc
+                out.add(row, valid_from)
             except ValueError as exc:
                 out.problems.append((where, str(exc)))
     return out
@@ -114,7 +159,7 @@ def _events(items: list, name: str) -> PriceFile:
             if not isinstance(item, dict):
                 raise ValueError("not an object")
             currency = str(item.get("currency") or "USD").strip().upper()
-            out.rows.append(
+            out.add(
                 _row(
                     _text(item.get("provider"), "provider"),
                     _text(item.get("model"), "model"),
