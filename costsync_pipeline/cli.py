@@ -47,10 +47,12 @@ def _instance() -> dg.DagsterInstance:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from costsync_pipeline.definitions import defs as load_defs
-    from costsync_pipeline.defs.inbox_sensor import partition_args
+    from costsync_pipeline.defs.inbox_sensor import RANGE_END_TAG, RANGE_START_TAG, partition_args
     from costsync_pipeline.landing.kinds import KINDS
     from costsync_pipeline.landing.planning import plan_inbox, run_requests_for
-    from costsync_pipeline.summary import print_summary
+    from costsync_pipeline.landing.prices import pending_recost_days
+    from costsync_pipeline.landing.recost import recost_runs
+    from costsync_pipeline.summary import price_source_lines, print_summary
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -58,6 +60,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     defs = load_defs()
     instance = _instance()
     failed = []
+
+    def execute(job_name: str, label: str, partition_key=None, tags=None, run_config=None):
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            run_config={**(run_config or {}), **QUIET_LOGS},
+            partition_key=partition_key,
+            instance=instance,
+            tags=tags or {},
+            raise_on_error=False,
+        )
+        status = "ok" if result.success else "FAILED"
+        print(f"  {job_name} {label}: {status} (run {result.run_id[:8]})")
+        if not result.success:
+            failed.append(f"{job_name} {label}")
+        return result
+
+    # Prices first, so the usage below is costed with everything known.
+    print("costsync run: prices and FX rates")
+    execute("prices_job", "all sources")
+    for line in price_source_lines(engine):
+        print(f"    {line}")
     for kind in KINDS.values():
         plan = plan_inbox(engine, settings.inbox_url, dt.datetime.now(dt.UTC), kind=kind)
         planned = run_requests_for(plan)
@@ -68,19 +90,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         for run in planned:
             job_name = f"{kind.name}_job" if run.partition else f"{kind.name}_set_aside_job"
-            job = defs.resolve_job_def(job_name)
             args_ = partition_args(run)
-            result = job.execute_in_process(
-                run_config={**run.run_config, **QUIET_LOGS},
-                partition_key=args_["partition_key"],
-                instance=instance,
-                tags={**args_["tags"], "costsync/run_key": run.run_key},
-                raise_on_error=False,
+            execute(
+                job_name,
+                run.label,
+                args_["partition_key"],
+                {**args_["tags"], "costsync/run_key": run.run_key},
+                run.run_config,
             )
-            status = "ok" if result.success else "FAILED"
-            print(f"  {job_name} {run.label}: {status} (run {result.run_id[:8]})")
-            if not result.success:
-                failed.append(f"{kind.name} {run.label}")
+    # Days a price or FX change reached (what recost_sensor requests under the daemon).
+    recosts = recost_runs(pending_recost_days(engine))
+    if recosts:
+        print(f"costsync run: re-costing {len(recosts)} range(s) of usage days")
+    for run in recosts:
+        if run.first == run.last:
+            execute("usage_job", f"{run.first} (re-cost)", run.first)
+        else:
+            tags = {RANGE_START_TAG: run.first, RANGE_END_TAG: run.last}
+            execute("usage_job", f"{run.first}..{run.last} (re-cost)", None, tags)
     print_summary(engine, sys.stdout)
     if failed:
         print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)

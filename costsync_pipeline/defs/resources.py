@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from costsync_pipeline.resources import InboxResource, WarehouseResource
+from costsync_pipeline.resources import InboxResource, PriceSourcesResource, WarehouseResource
 from costsync_pipeline.settings import load_settings
 
 
@@ -23,6 +23,12 @@ def resources() -> dg.Definitions:
             "warehouse": WarehouseResource(database_url=database_url),
             "inbox": InboxResource(
                 inbox_url=settings.inbox_url, raw_zone_url=settings.raw_zone_url
+            ),
+            "prices": PriceSourcesResource(
+                feed_url=settings.price_feed_url,
+                fx_feed_url=settings.fx_feed_url,
+                overrides_path=settings.price_overrides_path,
+                staleness_seconds=settings.staleness_seconds,
             ),
         }
     )

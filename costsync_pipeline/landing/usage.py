@@ -20,7 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.costing import Costing
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome, WindowResult
+from costsync_pipeline.landing.prices import clear_recosts
 from costsync_pipeline.landing.registry import files_for_window
 from costsync_pipeline.landing.rejects import (
     empty_rejections,
@@ -125,8 +127,8 @@ def _prepare_file(meta: dict, start: dt.date, end: dt.date) -> _Prepared:
     return prepared
 
 
-def _validate_rows(p: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
-    """Validate rows as received, normalize, validate again; return the rows that pass."""
+def _validate_rows(p: _Prepared, rows: pd.DataFrame, costing: Costing) -> pd.DataFrame:
+    """Validate rows as received, normalize, validate again, cost the rows that pass."""
     fmt, frame = p.usage_file.format, p.usage_file.table.frame
     good_raw, raw_rejects = validate_lazily(rows, fmt.raw_schema, "raw", fmt.key_column)
     records = fmt.to_records(good_raw.drop(columns=ROW))
@@ -154,7 +156,7 @@ def _validate_rows(p: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
             p.rejections.append(part.assign(raw=part["row_number"].map(raws)))
     _count(p.outcome, "rows_landed", p.routes.day_of_rows(good[ROW]).to_numpy())
     p.landed_ids.append(good["request_id"])
-    return good.drop(columns=ROW)
+    return costing.apply(good.drop(columns=ROW))
 
 
 def _finish_file(p: _Prepared) -> pd.DataFrame:
@@ -192,16 +194,21 @@ def land_usage_window(
     """Land every usage row of the UTC days [start, end) from the files registered for them.
 
     Safe to repeat and to run twice at once. ``register_new_files`` runs first (the
-    ``raw_usage_files`` asset) so new inbox files are part of the window.
+    ``raw_usage_files`` asset) so new inbox files are part of the window. Rows are costed at
+    the prices valid when each request happened; a cost that changes for a row already
+    stored (a re-cost after a price change, a corrected export) is written to
+    ``cost_audit_log``. The window's pending re-cost requests are answered.
     """
     now = now or dt.datetime.now(dt.UTC)
     files = files_for_window(engine, start, end)
+    costing = Costing.load(engine, start, end)
     prepared = [_prepare_file(meta, start, end) for meta in files]
-    uploader = Uploader(engine, now)
+    uploader = Uploader(engine, now, run_id)
     try:
         for p in prepared:
             for offset in range(0, len(p.window), CHUNK_ROWS):
-                uploader.submit(_validate_rows(p, p.window.iloc[offset : offset + CHUNK_ROWS]))
+                chunk = p.window.iloc[offset : offset + CHUNK_ROWS]
+                uploader.submit(_validate_rows(p, chunk, costing))
     finally:
         counts = uploader.close()
     rejects = [_finish_file(p) for p in prepared]
@@ -210,6 +217,7 @@ def land_usage_window(
     rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
     store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     store_file_days(engine, outcomes, run_id, now)
+    clear_recosts(engine, start, end, now)
     return WindowResult(
         start,
         end,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from costsync_pipeline.landing.outcomes import FileOutcome
 from costsync_pipeline.warehouse import tables as t
-from costsync_pipeline.warehouse.upsert import UpsertCounts, upsert_frame
+from costsync_pipeline.warehouse.upsert import CostAudit, UpsertCounts, upsert_frame
 
 RANK_COLUMNS = ("source_received_at", "source_file", "source_row")
 PER_FILE_COLUMNS = ("source", "source_file", "source_received_at")
@@ -21,9 +21,10 @@ class Uploader:
     chunk is validated, so Python and PostgreSQL work at the same time. At most two chunks
     wait, which bounds memory."""
 
-    def __init__(self, engine: sa.Engine, now: dt.datetime):
+    def __init__(self, engine: sa.Engine, now: dt.datetime, run_id: str | None = None):
         self.engine = engine
         self.stamp = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
+        self.audit = CostAudit("usage_costs", run_id, self.stamp)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costsync-upsert")
         self.pending: list[Future] = []
         self.counts = UpsertCounts()
@@ -44,6 +45,7 @@ class Uploader:
                 rows,
                 constants=constants,
                 rank_columns=RANK_COLUMNS,
+                audit=self.audit,
             )
         )
         while len(self.pending) > 2:

@@ -23,10 +23,23 @@ def source_ages(engine: sa.Engine, now: dt.datetime) -> dict[str, float | None]:
     }
 
 
-def stale_sources(engine: sa.Engine, now: dt.datetime, max_age_seconds: int) -> dict[str, str]:
-    """Refreshed sources (not switched off) whose last good read is older than the limit."""
-    out = {}
-    for name, s in source_states(engine).items():
+def expected_sources(feed_url: str, fx_feed_url: str | None) -> tuple[str, ...]:
+    """The refreshed sources the configuration switches on."""
+    return tuple(
+        name
+        for name, on in (("feed", feed_url.strip().lower() != "off"), ("fx:feed", fx_feed_url))
+        if on
+    )
+
+
+def stale_sources(
+    engine: sa.Engine, now: dt.datetime, max_age_seconds: int, expected: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Refreshed sources (not switched off) whose last good read is older than the limit;
+    an ``expected`` source with no read on record at all is stale too."""
+    states = source_states(engine)
+    out = {name: "never read" for name in expected if name not in states}
+    for name, s in states.items():
         if name not in REFRESHED_SOURCES or s["status"] == "off":
             continue
         if s["fetched_at"] is None:
@@ -36,8 +49,10 @@ def stale_sources(engine: sa.Engine, now: dt.datetime, max_age_seconds: int) -> 
     return out
 
 
-def prices_fresh(engine: sa.Engine, now: dt.datetime, max_age_seconds: int) -> CheckOutcome:
-    stale = stale_sources(engine, now, max_age_seconds)
+def prices_fresh(
+    engine: sa.Engine, now: dt.datetime, max_age_seconds: int, expected: tuple[str, ...] = ()
+) -> CheckOutcome:
+    stale = stale_sources(engine, now, max_age_seconds, expected)
     ages = source_ages(engine, now)
     return CheckOutcome(
         "prices_fresh",

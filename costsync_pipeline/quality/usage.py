@@ -151,4 +151,38 @@ def usage_checks(engine: sa.Engine, start: dt.date, end: dt.date) -> list[CheckO
         rows_accounted_for(engine, start, end),
         rejection_rate(engine, start, end),
         stored_rows_valid(engine, start, end),
+        priced(engine, start, end),
     ]
+
+
+def priced(engine: sa.Engine, start: dt.date, end: dt.date, top: int = 10) -> CheckOutcome:
+    """A warning: requests with no price (``price_status = 'no_price'``), with the unpriced
+    models by traffic so someone can add them (all days: the ``unpriced_models`` view)."""
+    uc = t.usage_costs
+    window = sa.and_(uc.c.usage_date >= start, uc.c.usage_date < end)
+    query = (
+        sa.select(uc.c.provider, uc.c.model, sa.func.count().label("requests"))
+        .where(window, uc.c.price_status == "no_price")
+        .group_by(uc.c.provider, uc.c.model)
+        .order_by(sa.desc("requests"), uc.c.provider, uc.c.model)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        total = conn.execute(sa.select(sa.func.count()).where(window)).scalar_one()
+    unpriced = sum(r.requests for r in rows)
+    return CheckOutcome(
+        "no_price",
+        unpriced == 0,
+        "every request matched a model price (unpriced ones still land, with an empty "
+        "computed cost; see the unpriced_models view)",
+        {
+            "requests": int(total),
+            "requests_without_price": int(unpriced),
+            "unpriced_models": len(rows),
+            "top_unpriced_models": ", ".join(
+                f"{r.provider}/{r.model} ({r.requests})" for r in rows[:top]
+            )
+            or "none",
+        },
+        blocking=False,
+    )

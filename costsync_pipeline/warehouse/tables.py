@@ -277,3 +277,13 @@ cost_accuracy = sa.Table(
     sa.Column("within_tolerance", sa.Boolean),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
 )
+
+# Usage days whose costs a price or FX change reached: the recost sensor requests their
+# usage_costs partitions, and landing a day clears its request.
+pending_recosts = sa.Table(
+    "pending_recosts",
+    metadata,
+    sa.Column("usage_date", sa.Date, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_at", UtcTimestamp, nullable=False),
+)

@@ -54,6 +54,26 @@ class UpsertCounts:
 
 
 @dataclass(frozen=True)
+class CostAudit:
+    """Write every changed cost of an upsert to ``cost_audit_log`` in the same transaction.
+
+    ``cost_column`` is the cost of record, ``value_column`` a second figure kept beside it
+    (for usage, the computed cost). A row is audited when the upsert will replace it (the
+    same rank guard) and either figure changes. The reason says whether a later export
+    replaced the row, a price version changed, or only how the cost was derived changed.
+    """
+
+    entity: str
+    run_id: str | None
+    changed_at: pd.Timestamp
+    cost_column: str = "cost_usd"
+    value_column: str = "computed_cost_usd"
+    version_column: str = "price_version"
+    status_column: str = "cost_status"
+    file_column: str = "source_file"
+
+
+@dataclass(frozen=True)
 class _Statement:
     """One upsert statement shape: which columns come from staging and which are bound."""
 
@@ -64,6 +84,7 @@ class _Statement:
     rank_columns: Sequence[str]
     ignore_columns: Sequence[str]
     insert_only_columns: Sequence[str]
+    audit: CostAudit | None = None
 
     def q(self, name: str) -> str:
         return self.engine.dialect.identifier_preparer.quote(name)
@@ -114,6 +135,54 @@ class _Statement:
             f"SELECT {', '.join(values)} FROM {staging}{where_true} "
             f"ORDER BY {order} ON CONFLICT ({order}) {action}"
         )
+
+    def audit_sql(self, staging: str, placeholder: str) -> tuple[str, list]:
+        """The INSERT into cost_audit_log for the rows this upsert changes the cost of.
+
+        Pieces are rendered in the order they appear in the SQL text, so the bound values
+        (``params``) line up with the placeholders.
+        """
+        a, q, pg = self.audit, self.q, is_postgres(self.engine)
+        params: list = []
+
+        def bind(value) -> str:
+            params.append(value if pg else _sqlite_constant(value))
+            return placeholder
+
+        def incoming(col: str) -> str:
+            return f"s.{q(col)}" if col in self.columns else bind(self.constants[col])
+
+        def differs(col: str) -> str:
+            return f"t.{q(col)} {'IS DISTINCT FROM' if pg else 'IS NOT'} s.{q(col)}"
+
+        def shown(alias: str, col: str) -> str:
+            return f"COALESCE({alias}.{q(col)}, 'none')"
+
+        version, status = a.version_column, a.status_column
+        key = " || '|' || ".join(f"t.{q(k)}" for k in self.keys)
+        select = (
+            f"'{a.entity}', {key}, t.{q(a.cost_column)}, s.{q(a.cost_column)}, "
+            f"t.{q(a.value_column)}, s.{q(a.value_column)}, 'USD', "
+            f"CASE WHEN t.{q(a.file_column)} <> {incoming(a.file_column)} "
+            "THEN 'replaced by a later export of the record' "
+            f"WHEN COALESCE(t.{q(version)}, '') <> COALESCE(s.{q(version)}, '') "
+            f"THEN 'price change: ' || {shown('t', version)} || ' -> ' || {shown('s', version)} "
+            f"ELSE 'recomputed: ' || {shown('t', status)} || ' -> ' || {shown('s', status)} END, "
+            f"{bind(a.run_id)}, {incoming(a.file_column)}, {bind(a.changed_at)}"
+        )
+        join = " AND ".join(f"s.{q(k)} = t.{q(k)}" for k in self.keys)
+        where = f"({differs(a.cost_column)} OR {differs(a.value_column)})"
+        if self.rank_columns:
+            mine = ", ".join(f"t.{q(c)}" for c in self.rank_columns)
+            theirs = ", ".join(incoming(c) for c in self.rank_columns)
+            where += f" AND ({theirs}) >= ({mine})"
+        sql = (
+            "INSERT INTO cost_audit_log (entity, entity_key, old_cost_usd, new_cost_usd, "
+            "old_value, new_value, currency, reason, run_id, source_file, changed_at) "
+            f"SELECT {select} FROM {staging} s JOIN {q(self.table.name)} t ON {join} "
+            f"WHERE {where}"
+        )
+        return sql, params
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
@@ -188,6 +257,15 @@ def stage_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> st
 
 
 def _upsert_staged(conn: sa.Connection, stmt: _Statement, staging: str, rows: int) -> UpsertCounts:
+    if stmt.audit is not None:
+        # Before the upsert, in its transaction: the stored values are still the old ones.
+        pg = is_postgres(stmt.engine)
+        sql, params = stmt.audit_sql(staging, "%s" if pg else "?")
+        if pg:
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute(sql, params)
+        else:
+            conn.exec_driver_sql(sql, tuple(params))
     if is_postgres(stmt.engine):
         with conn.connection.driver_connection.cursor() as cur:
             cur.execute(
@@ -280,11 +358,13 @@ def upsert_frame(
     ignore_columns: Sequence[str] = ("updated_at",),
     insert_only_columns: Sequence[str] = ("ingested_at",),
     parallel: int = 2,
+    audit: CostAudit | None = None,
 ) -> UpsertCounts:
     """Insert new keys, update changed rows, skip unchanged ones; return the three counts.
 
     Columns in ``ignore_columns`` are written but do not by themselves make a row "changed";
-    ``insert_only_columns`` are written on insert and never updated.
+    ``insert_only_columns`` are written on insert and never updated. With ``audit``, every
+    changed cost is written to ``cost_audit_log`` in the same transaction (``CostAudit``).
     """
     if frame.empty:
         return UpsertCounts()
@@ -297,6 +377,7 @@ def upsert_frame(
         rank_columns,
         ignore_columns,
         [c for c in insert_only_columns if c in frame.columns or c in constants],
+        audit,
     )
     frame = frame[stmt.columns]
     if frame.duplicated(subset=stmt.keys).any():

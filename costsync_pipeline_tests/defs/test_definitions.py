@@ -13,15 +13,36 @@ from costsync_pipeline.paths import PROJECT_ROOT
 BIN = Path(sys.executable).parent
 
 EXPECTED = {
-    "assets": ["cost_snapshots", "raw_cloud_files", "raw_usage_files", "usage_costs"],
+    "assets": [
+        "cost_accuracy",
+        "cost_snapshots",
+        "fx_rates",
+        "model_prices",
+        "price_defaults",
+        "price_feed",
+        "price_inbox_files",
+        "price_overrides",
+        "raw_cloud_files",
+        "raw_usage_files",
+        "usage_costs",
+    ],
     "checks": [
+        "cost_accuracy:cost_within_tolerance",
         "cost_snapshots:billed_cost_conserved",
         "cost_snapshots:credits_not_positive",
         "cost_snapshots:rejection_rate_within_limit",
         "cost_snapshots:rows_accounted_for",
         "cost_snapshots:usd_value_known",
+        "fx_rates:fx_feed_read",
+        "model_prices:one_price_per_instant",
+        "model_prices:prices_fresh",
+        "price_defaults:default_read",
+        "price_feed:feed_read",
+        "price_inbox_files:inbox_read",
+        "price_overrides:override_read",
         "raw_cloud_files:no_unreadable_files",
         "raw_usage_files:no_unreadable_files",
+        "usage_costs:no_price",
         "usage_costs:rejection_rate_within_limit",
         "usage_costs:rows_accounted_for",
         "usage_costs:stored_rows_valid",
@@ -29,12 +50,25 @@ EXPECTED = {
     "blocking_checks": [
         "cost_snapshots:billed_cost_conserved",
         "cost_snapshots:rows_accounted_for",
+        "model_prices:one_price_per_instant",
         "usage_costs:rows_accounted_for",
         "usage_costs:stored_rows_valid",
     ],
-    "jobs": ["__ASSET_JOB", "cloud_job", "cloud_set_aside_job", "usage_job", "usage_set_aside_job"],
+    "jobs": [
+        "__ASSET_JOB",
+        "cloud_job",
+        "cloud_set_aside_job",
+        "prices_job",
+        "usage_job",
+        "usage_set_aside_job",
+    ],
     "schedules": ["usage_daily_schedule"],
-    "sensors": ["cloud_inbox_sensor", "usage_inbox_sensor"],
+    "sensors": [
+        "cloud_inbox_sensor",
+        "price_refresh_sensor",
+        "recost_sensor",
+        "usage_inbox_sensor",
+    ],
 }
 
 
@@ -62,6 +96,10 @@ def test_assets_share_the_daily_utc_partitions():
     graph = load_defs().get_repository_def().asset_graph
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        assert node.description
+        if node.group_name == "prices":  # sources and tables of the whole history
+            assert node.partitions_def is None
+            continue
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.partitions_def.timezone == "UTC"
         assert node.group_name in {"usage", "cloud"}

@@ -52,6 +52,7 @@ def test_partition_materializes_with_counts_and_checks(resources, inbox):
         "rows_accounted_for": True,
         "rejection_rate_within_limit": True,
         "stored_rows_valid": True,
+        "no_price": False,  # no prices were loaded in this test: every row is unpriced
     }
     again = usage_metadata(materialize(resources, partition_key="2026-11-19"))
     assert (again["inserted"], again["updated"]) == (0, 0)

@@ -91,7 +91,11 @@ def test_readme_example_queries_run(engine, inbox):
     with engine.connect() as conn:
         results = [conn.execute(sa.text(q)).all() for q in queries]
     per_day, per_month, gpu, audit = results
-    assert per_day and per_month and audit == []
+    assert per_day and per_month
+    # The one change to a stored cost: team_usage.csv's corrected re-export of a request.
+    assert [(r[1], r[-1]) for r in audit] == [
+        ("req-18-0000", "replaced by a later export of the record")
+    ]
     months = {m: (llm, cloud) for m, llm, cloud in per_month}
     # January 2026's cloud spend is the GPU export's, and the GPU query sees all of it.
     assert _close(months["2026-01"][1], sum(Decimal(str(c)) for _, _, c in gpu))

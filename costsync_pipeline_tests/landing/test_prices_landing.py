@@ -3,8 +3,8 @@ and PostgreSQL."""
 
 import datetime as dt
 import json
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 

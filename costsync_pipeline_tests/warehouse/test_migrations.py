@@ -22,6 +22,7 @@ TABLES = {
     "price_metadata",
     "fx_rates",
     "cost_accuracy",
+    "pending_recosts",
 }
 VIEWS = {"daily_cost", "model_prices_current", "unpriced_models"}
 

@@ -35,7 +35,8 @@ def raw_usage_files(
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="usage",
     kinds={"sql", "pandas"},
-    deps=[raw_usage_files],
+    # Prices and rates are read at event time; their changes re-cost days (recost_sensor).
+    deps=[raw_usage_files, "model_prices", "fx_rates"],
     check_specs=USAGE_COSTS_CHECKS,
 )
 def usage_costs(

@@ -26,6 +26,12 @@ USAGE_COSTS_CHECKS = [
         blocking=True,
         description="Stored rows satisfy the normalized rules (tokens, cost, lower-case).",
     ),
+    dg.AssetCheckSpec(
+        "no_price",
+        asset="usage_costs",
+        blocking=False,
+        description="Every request matched a model price; lists the unpriced models by traffic.",
+    ),
 ]
 
 

@@ -108,6 +108,12 @@ def upgrade() -> None:
         sa.Column("within_tolerance", sa.Boolean),
         sa.Column("updated_at", Ts, nullable=False),
     )
+    op.create_table(
+        "pending_recosts",
+        sa.Column("usage_date", sa.Date, primary_key=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("requested_at", Ts, nullable=False),
+    )
     for view in VIEWS_V1:
         op.execute((VIEWS / f"{view}.sql").read_text())
 
@@ -115,7 +121,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     for view in reversed(VIEWS_V1):
         op.execute(f"DROP VIEW IF EXISTS {view}")
-    for table in ("cost_accuracy", "fx_rates", "price_metadata", "price_offers", "model_prices"):
+    for table in (
+        "pending_recosts",
+        "cost_accuracy",
+        "fx_rates",
+        "price_metadata",
+        "price_offers",
+        "model_prices",
+    ):
         op.drop_table(table)
     op.drop_column("usage_costs", "cost_status")
     op.drop_column("usage_costs", "price_status")
