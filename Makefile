@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: run test dev lint bench bench-cloud db-status clean
+.PHONY: run test dev lint bench bench-cloud bench-prices db-status clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 bench-cloud: $(STAMP)
 	$(BIN)/python bench/bench_cloud_ingest.py
+
+bench-prices: $(STAMP)
+	$(BIN)/python bench/bench_pricing.py
+	$(BIN)/python bench/bench_recost.py
 
 db-status: $(STAMP)
 	$(BIN)/costsync db status

@@ -126,6 +126,9 @@ class PriceBook:
             self._models.setdefault(provider, set()).add(model)
         self._vertex_families = sorted(p for p in self._models if p.startswith("vertex_ai-"))
         self._chains: dict[str, list[str]] = {}
+        # (provider, model, tier) as they arrive -> tier key: a window's chunks share one
+        # book, so each distinct spelling is resolved once per run, not once per chunk.
+        self._resolved: dict[tuple, int] = {}
         # One padding element last, so version -1 (none) indexes harmlessly.
         rates = {c: np.append(versions[c].to_numpy(dtype=np.int64), 0) for c in RATE_COLUMNS}
         self._rates = {c: _limbs(r) for c, r in rates.items()}
@@ -259,14 +262,19 @@ def _tier_keys_per_row(usage: pd.DataFrame, book: PriceBook) -> np.ndarray:
     inverse, distinct = pd.factorize(combined)
     names = [uniques.tolist() for _, uniques in parts]
     keys: dict[tuple, tuple | None] = {}
+    resolved = book._resolved
     tier_keys = []
     for c in distinct.tolist():
         c, tier = divmod(c, len(names[2]) + 1)
         provider, model = divmod(c, len(names[1]) + 1)
-        pair = (names[0][provider], names[1][model])
-        if pair not in keys:
-            keys[pair] = book.key_for(*pair)
-        tier_keys.append(book._tier_key(keys[pair], names[2][tier]))
+        spelled = (names[0][provider], names[1][model], names[2][tier])
+        found = resolved.get(spelled)
+        if found is None:
+            pair = spelled[:2]
+            if pair not in keys:
+                keys[pair] = book.key_for(*pair)
+            found = resolved[spelled] = book._tier_key(keys[pair], spelled[2])
+        tier_keys.append(found)
     return np.array(tier_keys, dtype=np.int64)[inverse]
 
 
