@@ -263,7 +263,14 @@ def _upsert_staged(conn: sa.Connection, stmt: _Statement, staging: str, rows: in
         sql, params = stmt.audit_sql(staging, "%s" if pg else "?")
         if pg:
             with conn.connection.driver_connection.cursor() as cur:
+                # The staged batch is a small fraction of the table: probe the primary key
+                # per staged row instead of hashing the whole table: a 1M-row re-run took 17.9 s
+                # with the hash join, 11.1-13.2 s so (12.6 s with no audit at all).
+                cur.execute("SET LOCAL enable_hashjoin = off")
+                cur.execute("SET LOCAL enable_mergejoin = off")
                 cur.execute(sql, params)
+                cur.execute("RESET enable_hashjoin")
+                cur.execute("RESET enable_mergejoin")
         else:
             conn.exec_driver_sql(sql, tuple(params))
     if is_postgres(stmt.engine):
