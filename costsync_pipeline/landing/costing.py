@@ -7,7 +7,8 @@ the price valid when the request happened, and the cost of record.
 * ``computed_cost_usd`` / ``price_version`` / ``price_status``: ``transforms.pricing``
   (``no_price`` when no price matches; the row still lands).
 * ``cost_usd``: reported when the source reports a cost, else computed. ``cost_status``
-  says which (``reported``, ``computed``) or why it is empty (``no_fx_rate``, ``no_price``).
+  says which (``reported``, ``computed``) or why it is empty (``no_fx_rate``, or the
+  ``price_status`` of a request that reports no cost: ``no_price``, ...).
 
 The prices and rates for a window are loaded once (``Costing.load``) and applied to every
 validated chunk.
@@ -43,11 +44,9 @@ class Costing:
 
     @classmethod
     def load(cls, engine: sa.Engine, start: dt.date, end: dt.date) -> Costing:
-        """The price versions valid at some instant of the UTC days [start, end), and every
-        FX rate up to ``end``."""
-        first = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-        last = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
-        return cls(PriceBook.from_frame(load_prices(engine, first, last)), load_rates(engine, end))
+        """Every price version (not only the window's: which price key a name matches must
+        not depend on the days landed together), and every FX rate up to ``end``."""
+        return cls(PriceBook.from_frame(load_prices(engine)), load_rates(engine, end))
 
     def apply(self, rows: pd.DataFrame) -> pd.DataFrame:
         """``rows`` (normalized usage) with the cost columns filled in."""
@@ -67,7 +66,7 @@ class Costing:
         held = foreign & reported_usd.isna()
         has_reported = reported.notna()
         status = pd.Series("computed", index=rows.index, dtype="str")
-        status = status.mask(computed.isna(), "no_price")
+        status = status.mask(computed.isna(), priced["price_status"].astype("str"))
         status = status.mask(has_reported, "reported")
         status = status.mask(held, "no_fx_rate")
         out["reported_cost_usd"] = reported_usd

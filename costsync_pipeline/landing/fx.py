@@ -49,7 +49,15 @@ def store_rates(engine: sa.Engine, rates: list[FxRate], rank: int, now: dt.datet
         }
         for (currency, day), rate in sorted(latest.items()):
             old = stored.get((currency, day))
-            if old is not None and (old[1] > rank or _same(old[0], rate.rate_to_usd)):
+            if old is not None and old[1] > rank:
+                continue  # a higher-ranked source gives this day
+            if old is not None and _same(old[0], rate.rate_to_usd):
+                if old[1] < rank:  # the same rate, now vouched for by a higher source
+                    conn.execute(
+                        sa.update(fx)
+                        .where(fx.c.currency == currency, fx.c.as_of_date == day)
+                        .values(source=rate.source, source_rank=rank, updated_at=now)
+                    )
                 continue
             values = {
                 "rate_to_usd": rate.rate_to_usd,

@@ -156,13 +156,14 @@ def usage_checks(engine: sa.Engine, start: dt.date, end: dt.date) -> list[CheckO
 
 
 def priced(engine: sa.Engine, start: dt.date, end: dt.date, top: int = 10) -> CheckOutcome:
-    """A warning: requests with no price (``price_status = 'no_price'``), with the unpriced
-    models by traffic so someone can add them (all days: the ``unpriced_models`` view)."""
+    """A warning: requests without a computed cost (``price_status`` other than ``priced``:
+    no price, none valid at the time, a non-USD price, bad tokens), with the unpriced models
+    by traffic so someone can add them (all days: the ``unpriced_models`` view)."""
     uc = t.usage_costs
     window = sa.and_(uc.c.usage_date >= start, uc.c.usage_date < end)
     query = (
         sa.select(uc.c.provider, uc.c.model, sa.func.count().label("requests"))
-        .where(window, uc.c.price_status == "no_price")
+        .where(window, uc.c.price_status != "priced")
         .group_by(uc.c.provider, uc.c.model)
         .order_by(sa.desc("requests"), uc.c.provider, uc.c.model)
     )

@@ -136,6 +136,15 @@ class _Statement:
             f"ORDER BY {order} ON CONFLICT ({order}) {action}"
         )
 
+    def lock_sql(self, staging: str) -> str:
+        q = self.q
+        join = " AND ".join(f"s.{q(k)} = t.{q(k)}" for k in self.keys)
+        order = ", ".join(f"t.{q(k)}" for k in self.keys)
+        return (
+            f"SELECT 1 FROM {staging} s JOIN {q(self.table.name)} t ON {join} "
+            f"ORDER BY {order} FOR UPDATE OF t"
+        )
+
     def audit_sql(self, staging: str, placeholder: str) -> tuple[str, list]:
         """The INSERT into cost_audit_log for the rows this upsert changes the cost of.
 
@@ -268,6 +277,10 @@ def _upsert_staged(conn: sa.Connection, stmt: _Statement, staging: str, rows: in
                 # with the hash join, 11.1-13.2 s so (12.6 s with no audit at all).
                 cur.execute("SET LOCAL enable_hashjoin = off")
                 cur.execute("SET LOCAL enable_mergejoin = off")
+                # Lock the stored rows first, in key order (the upsert's order): a concurrent
+                # landing of the same rows waits here, and the audit below (a new statement,
+                # a new snapshot) then sees its committed values and audits nothing twice.
+                cur.execute(stmt.lock_sql(staging))
                 cur.execute(sql, params)
                 cur.execute("RESET enable_hashjoin")
                 cur.execute("RESET enable_mergejoin")
