@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing.fx import load_rates
-from costsync_pipeline.landing.prices import load_prices
+from costsync_pipeline.landing.prices import load_prices, recost_generation
 from costsync_pipeline.sources.fx import to_usd, usd_rates
 from costsync_pipeline.transforms.pricing import PriceBook, price_usage
 
@@ -41,12 +41,15 @@ COST_COLUMNS = (
 class Costing:
     book: PriceBook
     rates: pd.DataFrame
+    generation: int = 0  # the re-cost requests these prices answer
 
     @classmethod
     def load(cls, engine: sa.Engine, start: dt.date, end: dt.date) -> Costing:
         """Every price version (not only the window's: which price key a name matches must
         not depend on the days landed together), and every FX rate up to ``end``."""
-        return cls(PriceBook.from_frame(load_prices(engine)), load_rates(engine, end))
+        generation = recost_generation(engine)  # first: see recost_generation
+        book = PriceBook.from_frame(load_prices(engine))
+        return cls(book, load_rates(engine, end), generation)
 
     def apply(self, rows: pd.DataFrame) -> pd.DataFrame:
         """``rows`` (normalized usage) with the cost columns filled in."""

@@ -151,7 +151,7 @@ def apply_offers(
     """
     result = AppliedPrices()
     with exclusive(engine, LOCK), engine.begin() as conn:
-        changes = plan_history(_stored(conn), _offers(conn))
+        changes = plan_history(_stored(conn), _offers(conn), now)
         mp = t.model_prices
         for version, valid_to in changes.closes.items():
             conn.execute(sa.update(mp).where(mp.c.version == version).values(valid_to=valid_to))
@@ -176,11 +176,36 @@ def queue_recosts(
     days = sorted(set(days))
     if not days:
         return
+    generation = _next_generation(conn)
     pr = t.pending_recosts
     conn.execute(sa.delete(pr).where(pr.c.usage_date.in_(days)))
     conn.execute(
-        sa.insert(pr), [{"usage_date": d, "reason": reason, "requested_at": now} for d in days]
+        sa.insert(pr),
+        [
+            {"usage_date": d, "reason": reason, "requested_at": now, "generation": generation}
+            for d in days
+        ],
     )
+
+
+def _next_generation(conn: sa.Connection) -> int:
+    """Increment the counter in the caller's transaction (the row lock orders writers)."""
+    rg = t.recost_generation
+    bumped = conn.execute(
+        sa.update(rg).where(rg.c.id == 1).values(generation=rg.c.generation + 1)
+    ).rowcount
+    if not bumped:
+        conn.execute(sa.insert(rg).values(id=1, generation=1))
+    return conn.execute(sa.select(rg.c.generation).where(rg.c.id == 1)).scalar_one()
+
+
+def recost_generation(engine: sa.Engine) -> int:
+    """The latest committed generation; read it BEFORE the prices, so a change committed
+    after this read has a higher generation and its request is not answered by mistake."""
+    with engine.connect() as conn:
+        rg = t.recost_generation
+        value = conn.execute(sa.select(rg.c.generation).where(rg.c.id == 1)).scalar()
+        return int(value or 0)
 
 
 def pending_recost_days(engine: sa.Engine) -> list[dict]:
@@ -189,13 +214,16 @@ def pending_recost_days(engine: sa.Engine) -> list[dict]:
         return [dict(r) for r in rows]
 
 
-def clear_recosts(engine: sa.Engine, start: dt.date, end: dt.date, before: dt.datetime) -> None:
-    """A landed window answers the requests made before it started."""
+def clear_recosts(engine: sa.Engine, start: dt.date, end: dt.date, generation: int) -> None:
+    """A landed window answers the requests whose price changes it saw (generation at most
+    the one read before its prices)."""
     pr = t.pending_recosts
     with engine.begin() as conn:
         conn.execute(
             sa.delete(pr).where(
-                pr.c.usage_date >= start, pr.c.usage_date < end, pr.c.requested_at <= before
+                pr.c.usage_date >= start,
+                pr.c.usage_date < end,
+                pr.c.generation <= generation,
             )
         )
 

@@ -98,7 +98,8 @@ class RecostRun:
 
 def recost_runs(pending: list[dict], max_days: int = 31) -> list[RecostRun]:
     """Contiguous pending days as runs of at most ``max_days``; the run key includes the
-    latest request time, so a new request for a day runs again and a repeat does not."""
+    latest request's generation, so a new request for a day runs again and a repeat does
+    not."""
     days = sorted(pending, key=lambda p: p["usage_date"])
     runs: list[list[dict]] = []
     for p in days:
@@ -113,11 +114,7 @@ def recost_runs(pending: list[dict], max_days: int = 31) -> list[RecostRun]:
     for group in runs:
         first = pd.Timestamp(group[0]["usage_date"]).date().isoformat()
         last = pd.Timestamp(group[-1]["usage_date"]).date().isoformat()
-        latest = max(utc(p["requested_at"]) for p in group)
+        latest = max(int(p["generation"]) for p in group)
         reasons = sorted({p["reason"] for p in group})
-        out.append(
-            RecostRun(
-                first, last, ", ".join(reasons), f"recost:{first}:{last}:{latest:%Y%m%dT%H%M%S%f}"
-            )
-        )
+        out.append(RecostRun(first, last, ", ".join(reasons), f"recost:{first}:{last}:{latest}"))
     return out

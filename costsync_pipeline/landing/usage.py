@@ -217,7 +217,7 @@ def land_usage_window(
     rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
     store_rejections(engine, rejected, [o.checksum for o in outcomes], start, end, now)
     store_file_days(engine, outcomes, run_id, now)
-    clear_recosts(engine, start, end, now)
+    clear_recosts(engine, start, end, costing.generation)
     return WindowResult(
         start,
         end,

@@ -286,4 +286,14 @@ pending_recosts = sa.Table(
     sa.Column("usage_date", sa.Date, primary_key=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("requested_at", UtcTimestamp, nullable=False),
+    # From recost_generation: a landing answers only the requests made before it read its
+    # prices (it reads the counter first), never one a later price change made.
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+
+recost_generation = sa.Table(
+    "recost_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
 )

@@ -23,6 +23,7 @@ TABLES = {
     "fx_rates",
     "cost_accuracy",
     "pending_recosts",
+    "recost_generation",
 }
 VIEWS = {"daily_cost", "model_prices_current", "unpriced_models"}
 

@@ -113,6 +113,12 @@ def upgrade() -> None:
         sa.Column("usage_date", sa.Date, primary_key=True),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("requested_at", Ts, nullable=False),
+        sa.Column("generation", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "recost_generation",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("generation", sa.BigInteger, nullable=False),
     )
     for view in VIEWS_V1:
         op.execute((VIEWS / f"{view}.sql").read_text())
@@ -122,6 +128,7 @@ def downgrade() -> None:
     for view in reversed(VIEWS_V1):
         op.execute(f"DROP VIEW IF EXISTS {view}")
     for table in (
+        "recost_generation",
         "pending_recosts",
         "cost_accuracy",
         "fx_rates",
