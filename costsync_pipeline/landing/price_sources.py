@@ -166,19 +166,10 @@ def load_feed(engine: sa.Engine, url: str, now: dt.datetime, **fetch_kwargs) -> 
             engine, "feed", status=status, attempted_at=now, message=message, location=url
         )
         return SourceRead("feed", status, message)
-    if state.get("checksum") == snapshot.checksum and state.get("status") == "ok":
-        record_source(
-            engine,
-            "feed",
-            status="ok",
-            attempted_at=now,
-            location=url,
-            model_count=snapshot.model_count,
-            checksum=snapshot.checksum,
-            last_updated=state.get("last_updated"),
-        )
-        return SourceRead("feed", "unchanged", "same map as last time", snapshot.model_count)
-    stored = store_offers(engine, SourceOffers("feed", FEED_SOURCE, snapshot.rows, now))
+    unchanged = state.get("checksum") == snapshot.checksum and state.get("status") == "ok"
+    stored = 0
+    if not unchanged:
+        stored = store_offers(engine, SourceOffers("feed", FEED_SOURCE, snapshot.rows, now))
     record_source(
         engine,
         "feed",
@@ -187,7 +178,11 @@ def load_feed(engine: sa.Engine, url: str, now: dt.datetime, **fetch_kwargs) -> 
         location=url,
         model_count=snapshot.model_count,
         checksum=snapshot.checksum,
+        # The same map as last time keeps the date it was first read.
+        last_updated=state.get("last_updated") if unchanged else None,
     )
+    if unchanged:
+        return SourceRead("feed", "unchanged", "same map as last time", snapshot.model_count)
     return SourceRead("feed", "ok", models=snapshot.model_count, rows=stored)
 
 

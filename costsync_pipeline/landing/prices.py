@@ -82,36 +82,29 @@ def store_offers(engine: sa.Engine, offers: SourceOffers) -> int:
     return len(by_key)
 
 
+def _price_row(r) -> PriceRow:
+    """A row of price_offers or model_prices (the same key and rate columns) as a PriceRow."""
+    return PriceRow(
+        r["provider"],
+        r["model"],
+        r["service_tier"],
+        int(r["min_prompt_tokens"]),
+        *(_rate(r[f]) for f in RATE_FIELDS[:-1]),
+        r["currency"],
+    )
+
+
 def _offers(conn: sa.Connection) -> list[Offer]:
-    out = []
-    for r in conn.execute(sa.select(t.price_offers)).mappings():
-        row = PriceRow(
-            r["provider"],
-            r["model"],
-            r["service_tier"],
-            int(r["min_prompt_tokens"]),
-            _rate(r["input_per_mtok"]),
-            _rate(r["output_per_mtok"]),
-            _rate(r["cache_read_per_mtok"]),
-            _rate(r["cache_write_per_mtok"]),
-            _rate(r["cache_write_1h_per_mtok"]),
-            r["currency"],
-        )
-        out.append(Offer(row, r["source"], utc(r["seen_at"]), utc(r["effective_from"])))
-    return out
+    return [
+        Offer(_price_row(r), r["source"], utc(r["seen_at"]), utc(r["effective_from"]))
+        for r in conn.execute(sa.select(t.price_offers)).mappings()
+    ]
 
 
 def _stored(conn: sa.Connection) -> list[StoredPrice]:
     out = []
     for r in conn.execute(sa.select(t.model_prices)).mappings():
-        row = PriceRow(
-            r["provider"],
-            r["model"],
-            r["service_tier"],
-            int(r["min_prompt_tokens"]),
-            *(_rate(r[f]) for f in RATE_FIELDS[:-1]),
-            r["currency"],
-        )
+        row = _price_row(r)
         out.append(
             StoredPrice(
                 r["version"],
