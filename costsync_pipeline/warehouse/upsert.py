@@ -60,7 +60,8 @@ class CostAudit:
     ``cost_column`` is the cost of record, ``value_column`` a second figure kept beside it
     (for usage, the computed cost). A row is audited when the upsert will replace it (the
     same rank guard) and either figure changes. The reason says whether a later export
-    replaced the row, a price version changed, or only how the cost was derived changed.
+    replaced the row, a price version changed, an FX rate changed the reported cost's USD
+    value, or only how the cost was derived changed.
     """
 
     entity: str
@@ -71,6 +72,7 @@ class CostAudit:
     version_column: str = "price_version"
     status_column: str = "cost_status"
     file_column: str = "source_file"
+    fx_column: str = "reported_cost_usd"  # the reported cost in USD: changes with FX rates
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class _Statement:
             "THEN 'replaced by a later export of the record' "
             f"WHEN COALESCE(t.{q(version)}, '') <> COALESCE(s.{q(version)}, '') "
             f"THEN 'price change: ' || {shown('t', version)} || ' -> ' || {shown('s', version)} "
+            f"WHEN {differs(a.fx_column)} THEN 'FX rate change: the reported cost converts to "
+            "a different USD amount' "
             f"ELSE 'recomputed: ' || {shown('t', status)} || ' -> ' || {shown('s', status)} END, "
             f"{bind(a.run_id)}, {incoming(a.file_column)}, {bind(a.changed_at)}"
         )

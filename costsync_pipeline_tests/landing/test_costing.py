@@ -209,3 +209,38 @@ def test_cost_accuracy_compares_reported_and_computed(engine, inbox):
         stored = conn.execute(sa.select(t.cost_accuracy)).mappings().all()
     assert len(stored) == 2
     assert {r["model"]: r["within_tolerance"] for r in stored}["gpt-4o"] is False
+
+
+def test_a_new_fx_rate_recosts_the_days_it_converts_and_says_so(engine, inbox):
+    from costsync_pipeline.landing.fx import store_rates
+    from costsync_pipeline.sources.fx import FxRate
+
+    prepare_prices(engine)
+    drop_records(
+        inbox,
+        "fx.json",
+        [
+            record("zar", cost="20", currency="ZAR"),
+            record("kes", cost="100", currency="KES", timestamp="2026-11-18T10:00:00Z"),
+        ],
+    )
+    land(engine, inbox)
+    assert usage(engine)["kes"]["cost_status"] == "no_fx_rate"
+    later = NOW + dt.timedelta(hours=1)
+    rates = [
+        FxRate("ZAR", Decimal("0.05"), dt.date(2026, 11, 1), "ecb"),
+        FxRate("KES", Decimal("0.0077"), dt.date(2026, 11, 1), "ecb"),
+    ]
+    stored = store_rates(engine, rates, 2, later)
+    assert stored.recost_days == [dt.date(2026, 11, 18), DAY]
+    land(engine, inbox, now=later)
+    rows = usage(engine)
+    assert dec(rows["zar"]["cost_usd"]) == Decimal("1.00")
+    assert dec(rows["kes"]["cost_usd"]) == Decimal("0.77")
+    assert rows["kes"]["cost_status"] == "reported"
+    reasons = {e["entity_key"]: e["reason"] for e in audit(engine)}
+    assert reasons == {
+        "kes": "FX rate change: the reported cost converts to a different USD amount",
+        "zar": "FX rate change: the reported cost converts to a different USD amount",
+    }
+    assert pending_recost_days(engine) == []
