@@ -21,6 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.fx import load_rates
 from costsync_pipeline.landing.kinds import CLOUD
 from costsync_pipeline.landing.outcomes import FileDayStats, FileOutcome
 from costsync_pipeline.landing.registry import files_for_window
@@ -45,6 +46,7 @@ from costsync_pipeline.schemas.cloud import SNAPSHOT_KEY, NormalizedLineItem
 from costsync_pipeline.sources.cloud import read_cloud_file
 from costsync_pipeline.sources.containers import ROW
 from costsync_pipeline.sources.formats import ExportFile
+from costsync_pipeline.sources.fx import to_usd, usd_rates
 from costsync_pipeline.transforms.cloud import normalize_line_items, rollup, to_decimals
 from costsync_pipeline.transforms.rejections import raw_json, validate_lazily
 from costsync_pipeline.warehouse.locks import exclusive
@@ -238,7 +240,21 @@ def _finish(f: _File, landed_rows: set[int]) -> pd.DataFrame:
     return rejected
 
 
-def _snapshots(files: list[_File], landed: pd.DataFrame) -> pd.DataFrame:
+def _to_usd(out: pd.DataFrame, rates: pd.DataFrame) -> None:
+    """USD values of bills in other currencies, at the latest rate on or before the day;
+    without a rate they stay empty (the ``usd_value_known`` check counts them)."""
+    foreign = out["billing_currency"] != "USD"
+    if not foreign.any() or rates.empty:
+        return
+    rate = usd_rates(out.loc[foreign, "billing_currency"], out.loc[foreign, "usage_date"], rates)
+    for column in ("billed_cost", "effective_cost"):
+        converted = to_usd(out.loc[foreign, column], rate)
+        out.loc[foreign, f"{column}_usd"] = [
+            None if pd.isna(v) else Decimal(v) for v in converted.to_numpy(dtype=object)
+        ]
+
+
+def _snapshots(files: list[_File], landed: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Roll the landed line items up; each row names the latest export that contributed."""
     if landed.empty:
         return pd.DataFrame()
@@ -253,9 +269,9 @@ def _snapshots(files: list[_File], landed: pd.DataFrame) -> pd.DataFrame:
         {f.rank: utc(f.meta["received_at"]).to_pydatetime() for f in files}
     )
     usd = out["billing_currency"] == "USD"
-    # Other currencies get their USD value from FX rates (fx_rates, with the price tables).
-    out["billed_cost_usd"] = out["billed_cost"].where(usd, None)
-    out["effective_cost_usd"] = out["effective_cost"].where(usd, None)
+    out["billed_cost_usd"] = out["billed_cost"].where(usd, None).astype(object)
+    out["effective_cost_usd"] = out["effective_cost"].where(usd, None).astype(object)
+    _to_usd(out, rates)
     return out.drop(columns="_rank")
 
 
@@ -287,9 +303,8 @@ def land_cloud_window(
             for f in files
         }
         rejects = [_finish(f, landed_by_file[f.rank]) for f in files]
-        changes = replace_window(
-            engine, _snapshots(files, landed), start, end, current, run_id=run_id, now=now
-        )
+        snapshots = _snapshots(files, landed, load_rates(engine, end))
+        changes = replace_window(engine, snapshots, start, end, current, run_id=run_id, now=now)
         rejected = pd.concat(rejects, ignore_index=True) if rejects else empty_rejections()
         store_rejections(engine, rejected, [f.outcome.checksum for f in files], start, end, now)
         store_file_days(engine, [f.outcome for f in files], run_id, now)

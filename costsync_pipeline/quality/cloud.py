@@ -61,8 +61,8 @@ def billed_cost_conserved(engine: sa.Engine, start: dt.date, end: dt.date) -> Ch
 
 
 def usd_value_known(engine: sa.Engine, start: dt.date, end: dt.date) -> CheckOutcome:
-    """Rows billed in another currency have no USD value until FX rates convert them: they
-    are not summed into USD totals (daily_cost counts them separately)."""
+    """Rows billed in a currency with no FX rate on or before their day have no USD value:
+    they are not summed into USD totals (daily_cost counts them separately)."""
     cs = t.cost_snapshots
     with engine.connect() as conn:
         rows = conn.execute(

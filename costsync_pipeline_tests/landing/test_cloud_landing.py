@@ -361,3 +361,31 @@ def test_broken_gpu_and_cur_rows_are_rejected(engine, inbox):
         ("gpu-broken.json", "gpu_type", "not_blank"),
         ("gpu-broken.json", "date", "iso8601_timestamp"),
     ]
+
+
+def test_bills_in_another_currency_convert_at_the_latest_rate_on_or_before(engine, inbox):
+    from costsync_pipeline.landing.fx import store_rates
+    from costsync_pipeline.sources.fx import FxRate
+
+    drop(inbox[0], AZURE_EA, mtime=RECEIVED, kind="cloud")
+    # The Azure sample bills CAD on 2023-09-02: a rate of the day before applies, not the
+    # later one.
+    rates = [
+        FxRate("CAD", Decimal("0.74"), dt.date(2023, 9, 1), "ecb"),
+        FxRate("CAD", Decimal("0.80"), dt.date(2023, 9, 3), "ecb"),
+    ]
+    store_rates(engine, rates, 2, NOW)
+    land(engine, inbox)
+    rows = stored(
+        engine,
+        "SELECT billing_currency, billed_cost, billed_cost_usd, effective_cost, "
+        "effective_cost_usd FROM cost_snapshots",
+    )
+    assert rows and {r[0] for r in rows} == {"CAD"}
+    for _, billed, billed_usd, effective, effective_usd in rows:
+        expected = (as_dec(billed) * Decimal("0.74")).quantize(Decimal("1e-12"))
+        assert abs(as_dec(billed_usd) - expected) < Decimal("1e-11")
+        expected = (as_dec(effective) * Decimal("0.74")).quantize(Decimal("1e-12"))
+        assert abs(as_dec(effective_usd) - expected) < Decimal("1e-11")
+    check = {c.name: c for c in cloud_checks(engine, START, END)}["usd_value_known"]
+    assert check.passed
