@@ -200,3 +200,40 @@ def test_fx_ranks_and_latest_on_or_before(engine):
         ).scalar_one()
     assert kept == "inbox:x"
     assert pending_recost_days(engine) == []  # no usage in another currency yet
+
+
+def test_fx_feed_and_a_price_files_usd_to_zar_become_rates(engine, inbox, tmp_path):
+    from costsync_pipeline.landing.fx import RANK, load_fx_feed
+
+    status, message, stored = load_fx_feed(engine, str(DATA_DIR / "fx" / "ecb_sample.xml"), NOW)
+    assert (status, message) == ("ok", None) and stored.written == 31
+    with engine.connect() as conn:
+        eur = conn.execute(
+            sa.select(t.fx_rates.c.rate_to_usd, t.fx_rates.c.source_rank).where(
+                t.fx_rates.c.currency == "EUR"
+            )
+        ).one()
+    # SQLite keeps NUMERIC as a double: exact on PostgreSQL, to 1e-12 on SQLite.
+    assert abs(Decimal(str(eur[0])) - Decimal("1.1252")) < Decimal("1e-12")
+    assert eur[1] == RANK["feed"]
+    failed = load_fx_feed(engine, str(tmp_path / "gone.xml"), NOW, attempts=1)
+    assert failed[0] == "failed" and "gone.xml" in failed[1]
+    assert source_states(engine)["fx:feed"]["fetched_at"] == NOW  # the last good read
+    assert load_fx_feed(engine, None, NOW)[0] == "off"
+    doc = {
+        "last_updated": "2026-01-07T10:00:00Z",
+        "usd_to_zar": 18.45,
+        "providers": {
+            "openai": [
+                {
+                    "model_id": "gpt-4o",
+                    "input_cost_per_1m_tokens": 2.5,
+                    "output_cost_per_1m_tokens": 10,
+                }
+            ]
+        },
+    }
+    write(inbox[0], "ai_costs.json", json.dumps(doc), kind="prices")
+    read = load_inbox_prices(engine, inbox[0], inbox[1], NOW)
+    assert [(r.currency, r.as_of_date) for r in read.fx] == [("ZAR", dt.date(2026, 1, 7))]
+    assert read.fx[0].rate_to_usd == (Decimal(1) / Decimal("18.45")).quantize(Decimal("1e-18"))
