@@ -59,20 +59,29 @@ def test_bundled_defaults_price_from_the_beginning_and_repeat_nothing(engine):
     assert meta["last_updated"] == dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
 
-def test_feed_outranks_defaults_from_when_it_is_seen(engine):
-    load_defaults(engine, DEFAULT_PRICES, NOW)
+def test_feed_outranks_defaults_from_when_it_is_seen(engine, tmp_path):
+    # Defaults that differ from the feed on gpt-4o (the bundled file repeats the snapshot).
+    doc = json.loads(DEFAULT_PRICES.read_text())
+    (entry,) = [m for m in doc["providers"]["openai"] if m["model_id"] == "gpt-4o"]
+    entry.update(input_cost_per_1m_tokens=3, output_cost_per_1m_tokens=12)
+    defaults = tmp_path / "default_prices.json"
+    defaults.write_text(json.dumps(doc))
+    load_defaults(engine, defaults, NOW)
     apply_offers(engine, NOW)
     read = load_feed(engine, str(LITELLM_SNAPSHOT), LATER)
     assert read.status == "ok" and read.models == 4551
     apply_offers(engine, LATER)
     assert one_price_per_instant(engine).passed
-    # gpt-4o: the snapshot adds batch/priority rows and rates the default file lacks.
     standard = prices(engine, provider="openai", model="gpt-4o", service_tier="standard")
-    sources = [r["source"] for r in standard]
-    assert sources[0] == "default:default_prices.json"
-    if len(standard) == 2:  # the feed's row differs: default closed when the feed was seen
-        assert utc(standard[0]["valid_to"]) == LATER == utc(standard[1]["valid_from"])
-        assert sources[1] == "feed:litellm"
+    assert [
+        (r["source"], utc(r["valid_from"]), r["valid_to"] and utc(r["valid_to"])) for r in standard
+    ] == [
+        ("default:default_prices.json", BEGINNING, LATER),
+        ("feed:litellm", LATER, None),
+    ]
+    # The feed repeating a default's price changes nothing: the default's row stays.
+    mini = prices(engine, provider="openai", model="gpt-4o-mini", service_tier="standard")
+    assert [(r["source"], r["valid_to"]) for r in mini] == [("default:default_prices.json", None)]
     # A model only the feed knows is priced from the beginning of time.
     only_feed = prices(engine, provider="openai", model="gpt-4o-2024-08-06")
     assert only_feed and utc(only_feed[0]["valid_from"]) == BEGINNING
