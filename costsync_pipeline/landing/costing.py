@@ -48,7 +48,8 @@ class Costing:
         """Every price version (not only the window's: which price key a name matches must
         not depend on the days landed together), and every FX rate up to ``end``."""
         generation = recost_generation(engine)  # first: see recost_generation
-        book = PriceBook.from_frame(load_prices(engine))
+        with engine.connect() as conn:
+            book = PriceBook.from_frame(load_prices(conn))
         return cls(book, load_rates(engine, end), generation)
 
     def apply(self, rows: pd.DataFrame) -> pd.DataFrame:

@@ -103,15 +103,7 @@ def load_bundled_rates(engine: sa.Engine, path: Path, now: dt.datetime) -> FxSto
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     stored = store_rates(engine, rates, RANK["bundled"], now)
-    record_source(
-        engine,
-        "fx:bundled",
-        status="ok",
-        attempted_at=now,
-        location=str(path),
-        last_updated=_as_instant(max((r.as_of_date for r in rates), default=None)),
-        model_count=len({r.currency for r in rates}),
-    )
+    _record_read(engine, "fx:bundled", str(path), rates, now)
     return stored
 
 
@@ -132,20 +124,22 @@ def load_fx_feed(
         )
         return "failed", message, FxStored()
     stored = store_rates(engine, rates, RANK["feed"], now)
-    record_source(
-        engine,
-        "fx:feed",
-        status="ok",
-        attempted_at=now,
-        location=url,
-        last_updated=_as_instant(max((r.as_of_date for r in rates), default=None)),
-        model_count=len({r.currency for r in rates}),
-    )
+    _record_read(engine, "fx:feed", url, rates, now)
     return "ok", None, stored
 
 
-def _as_instant(day: dt.date | None) -> dt.datetime | None:
-    return None if day is None else dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+def _record_read(engine: sa.Engine, source: str, location: str, rates, now) -> None:
+    """A good read: dated by its latest rate's day, counted in currencies."""
+    latest = max((r.as_of_date for r in rates), default=None)
+    record_source(
+        engine,
+        source,
+        status="ok",
+        attempted_at=now,
+        location=location,
+        last_updated=None if latest is None else dt.datetime.combine(latest, dt.time(), dt.UTC),
+        model_count=len({r.currency for r in rates}),
+    )
 
 
 def load_rates(engine: sa.Engine, until: dt.date | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from costsync_pipeline.landing import inbox
+from costsync_pipeline.landing.fx import RANK, store_rates
 from costsync_pipeline.landing.prices import (
     SourceOffers,
     record_source,
@@ -46,7 +47,7 @@ class SourceRead:
     """How one read of a price source went (for the asset's metadata, checks and summary)."""
 
     source: str
-    status: str  # ok, failed, refused, off, missing, unchanged
+    status: str  # ok, partial, failed, refused, off, missing, unchanged
     message: str | None = None
     models: int = 0
     rows: int = 0
@@ -55,26 +56,19 @@ class SourceRead:
     files: int = 0
     set_aside: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ok", "off", "missing", "unchanged")
-
-    def line(self) -> str:
-        detail = f"{self.rows} price rows ({self.models} models)" if self.rows else ""
-        if self.message:
-            detail = f"{detail}; {self.message}" if detail else self.message
-        return f"{self.source}: {self.status}" + (f" ({detail})" if detail else "")
-
 
 def _models(rows) -> int:
     return len({(r.provider, r.model) for r in rows})
 
 
-def _file_fx(price_file: PriceFile, source: str, now: dt.datetime) -> list[FxRate]:
+def _file_fx(engine, price_file: PriceFile, source: str, now: dt.datetime) -> list[FxRate]:
+    """A seed 002 file's ``usd_to_zar``, stored as a ZAR rate of the file's date."""
     if price_file.usd_to_zar is None:
         return []
     as_of = (price_file.last_updated or now).date()
-    return [seed002_rate(price_file.usd_to_zar, as_of, source)]
+    rates = [seed002_rate(price_file.usd_to_zar, as_of, source)]
+    store_rates(engine, rates, RANK["price_file"], now)
+    return rates
 
 
 def _problems(name: str, price_file: PriceFile) -> list[str]:
@@ -93,7 +87,7 @@ def _load_file_source(
         models=_models(price_file.rows),
         rows=stored,
         problems=_problems(name, price_file),
-        fx=_file_fx(price_file, label, now),
+        fx=_file_fx(engine, price_file, label, now),
         files=1,
     )
     record_source(
@@ -257,7 +251,7 @@ def load_inbox_prices(
         read.models += _models(price_file.rows)
         read.files += 1
         read.problems += _problems(f.name, price_file)
-        read.fx += _file_fx(price_file, f"inbox:{f.name}", now)
+        read.fx += _file_fx(engine, price_file, f"inbox:{f.name}", now)
         _reject_problems(engine, f, price_file, now)
         upsert_frame(
             engine,

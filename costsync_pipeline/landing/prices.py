@@ -127,10 +127,6 @@ class AppliedPrices:
     changed_from: dict[tuple, dt.datetime] = field(default_factory=dict)
     recost_days: list[dt.date] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.opened or self.closed or self.reopened)
-
 
 def apply_offers(
     engine: sa.Engine,
@@ -276,20 +272,15 @@ PRICE_COLUMNS = [
 ]
 
 
-def load_prices(engine: sa.Engine, start: dt.datetime | None = None, end=None) -> pd.DataFrame:
-    """The price rows valid at some instant of [start, end) (all rows without bounds);
-    emptied versions (valid_to = valid_from) are left out."""
+def load_prices(conn: sa.Connection) -> pd.DataFrame:
+    """Every live price version (emptied ones, ``valid_to = valid_from``, left out), in the
+    columns ``PriceBook.from_frame`` takes: which key a name matches must not depend on the
+    days priced together, so callers take them all."""
     mp = t.model_prices
     query = sa.select(*(mp.c[c] for c in PRICE_COLUMNS)).where(
         sa.or_(mp.c.valid_to.is_(None), mp.c.valid_to > mp.c.valid_from)
     )
-    if end is not None:
-        query = query.where(mp.c.valid_from < end)
-    if start is not None:
-        query = query.where(sa.or_(mp.c.valid_to.is_(None), mp.c.valid_to > start))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=PRICE_COLUMNS)
+    frame = pd.DataFrame(conn.execute(query).all(), columns=PRICE_COLUMNS)
     for col in ("valid_from", "valid_to"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame

@@ -16,21 +16,11 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from costsync_pipeline.landing.prices import PRICE_COLUMNS, changed_since, utc
+from costsync_pipeline.landing.prices import changed_since, load_prices, utc
 from costsync_pipeline.transforms.pricing import PriceBook, price_usage
 from costsync_pipeline.warehouse import tables as t
 
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-
-
-def _prices(conn: sa.Connection) -> pd.DataFrame:
-    mp = t.model_prices
-    frame = pd.DataFrame(
-        conn.execute(sa.select(*(mp.c[c] for c in PRICE_COLUMNS))).all(), columns=PRICE_COLUMNS
-    )
-    for col in ("valid_from", "valid_to"):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
-    return frame
 
 
 def affected_usage_days(
@@ -60,7 +50,7 @@ def affected_usage_days(
     )
     if groups.empty:
         return []
-    prices = _prices(conn)
+    prices = load_prices(conn)
     model_of = dict(
         zip(prices["version"], zip(prices["provider"], prices["model"], strict=True), strict=True)
     )

@@ -357,20 +357,3 @@ def price_usage(usage: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
         },
         index=usage.index,
     )
-
-
-def unpriced_models(usage: pd.DataFrame, priced: pd.DataFrame) -> pd.DataFrame:
-    """(provider, model, requests, tokens) of the rows without a price (``no_price`` or
-    ``no_price_at_time``), the most requested first."""
-    mask = priced["price_status"].isin(["no_price", "no_price_at_time"]).to_numpy(dtype=bool)
-    rows = usage.loc[mask, ["provider", "model"]].copy()
-    rows["tokens"] = sum(usage.loc[mask, c].fillna(0).astype("int64") for c in TOKENS)
-    out = (
-        rows.groupby(["provider", "model"], dropna=False, sort=False)
-        .agg(requests=("tokens", "size"), tokens=("tokens", "sum"))
-        .reset_index()
-        .astype({"requests": "int64", "tokens": "int64"})
-    )
-    order = ["requests", "tokens", "provider", "model"]
-    out = out.sort_values(order, ascending=[False, False, True, True], ignore_index=True)
-    return out

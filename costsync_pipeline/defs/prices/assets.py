@@ -13,7 +13,7 @@ from costsync_pipeline.defs.resources import current_settings
 from costsync_pipeline.defs.usage.assets import usage_costs
 from costsync_pipeline.defs.usage.checks import check_results
 from costsync_pipeline.landing.accuracy import DEFAULT_TOLERANCE, build_cost_accuracy
-from costsync_pipeline.landing.fx import RANK, load_bundled_rates, load_fx_feed, store_rates
+from costsync_pipeline.landing.fx import load_bundled_rates, load_fx_feed
 from costsync_pipeline.landing.price_sources import (
     SourceRead,
     load_defaults,
@@ -38,10 +38,8 @@ REFRESHED = dg.FreshnessPolicy.time_window(fail_window=2 * STALENESS, warn_windo
 
 
 def _read_result(read: SourceRead, engine, now) -> dg.MaterializeResult:
-    if read.fx:
-        store_rates(engine, read.fx, RANK["price_file"], now)
     outcome = q.source_read(read.source, read.status, read.message)
-    ages = q.source_ages(engine, now)
+    age = q.source_ages(engine, now).get(read.source)
     return dg.MaterializeResult(
         metadata={
             "status": read.status,
@@ -50,7 +48,7 @@ def _read_result(read: SourceRead, engine, now) -> dg.MaterializeResult:
             "models": read.models,
             "problems": len(read.problems),
             "first_problems": "; ".join(read.problems[:5]) or "none",
-            "age_seconds": ages.get(read.source, -1) if ages.get(read.source) is not None else -1,
+            "age_seconds": -1 if age is None else round(age, 1),  # -1: never read
             "fx_rates_from_file": len(read.fx),
         },
         check_results=check_results([outcome]),
