@@ -68,6 +68,9 @@ def test_price_assets_materialize_with_checks(resources):
         "one_price_per_instant": True,
         "prices_fresh": True,
     }
+    # Each source shows its age in the UI (-1: never read, as an absent overrides file).
+    assert 0 <= metadata(result, "price_feed")["age_seconds"] < 60
+    assert metadata(result, "price_overrides")["age_seconds"] == -1
     opened = metadata(result, "model_prices")["versions_opened"]
     assert opened > 5000
     assert metadata(result, "price_feed")["models"] == 4551
@@ -151,3 +154,33 @@ def test_refresh_sensor_asks_when_stale_or_a_price_file_lands(resources, inbox):
     write(inbox[0], "event.json", json.dumps(event), kind="prices")
     after = sensor_tick(price_refresh_sensor, resources)
     assert [r.tags["costsync/reason"] for r in after.run_requests] == ["price files"]
+
+
+def test_refreshed_sources_carry_a_freshness_policy_from_the_staleness_setting():
+    for asset in (price_feed, fx_rates):
+        policy = asset.specs_by_key[asset.key].freshness_policy
+        assert policy is not None
+        warn, fail = policy.warn_window, policy.fail_window
+        assert (warn.days * 86400 + warn.seconds, fail.days * 86400 + fail.seconds) == (
+            14400,  # the default MODEL_COST_STALENESS_SECONDS
+            28800,
+        )
+
+
+def test_cost_accuracy_tolerance_is_run_config(resources, inbox):
+    assert materialize(resources, PRICE_ASSETS).success
+    for f in sorted(SAMPLE_USAGE.iterdir()):
+        drop(inbox[0], f)
+    assets = [raw_usage_files, usage_costs, cost_accuracy]
+    strict = materialize(resources, assets, partition_key="2026-11-19")
+    loose = dg.materialize(
+        assets,
+        partition_key="2026-11-19",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"cost_accuracy": {"config": {"tolerance": 10.0}}}},
+    )
+    assert metadata(strict, "cost_accuracy")["tolerance"] == 0.01
+    assert metadata(loose, "cost_accuracy")["tolerance"] == 10.0
+    assert not checks(strict)["cost_within_tolerance"]  # the samples' made-up costs
+    assert checks(loose)["cost_within_tolerance"]
